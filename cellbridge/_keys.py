@@ -1,0 +1,20 @@
+"""Every AnnData key that cellbridge reads or writes, in one place."""
+
+from __future__ import annotations
+
+#: default representation the models are fitted in
+DEFAULT_REP = "X_pca"
+#: scanpy's PCA loadings (genes x components); used to map PCA-space states back to genes
+PCA_LOADINGS = "PCs"
+#: default ``adata.uns`` key of a fitted model's record (params, time points, loss history)
+DEFAULT_FIT_KEY = "cellbridge"
+#: ``obs`` column that :func:`cellbridge.pp.prepare` writes: the time point as a float
+TIME_NUMERIC = "cellbridge_time"
+#: ``adata.uns`` key of :func:`cellbridge.pp.prepare`'s record
+PREPARE_KEY = "cellbridge_prepare"
+
+# columns of the AnnData returned by :func:`cellbridge.tl.simulate`
+SIM_TIME = "time"
+SIM_TRAJECTORY = "trajectory"
+SIM_SOURCE_CELL = "source_cell"
+SIM_SOURCE_TIME = "source_time"

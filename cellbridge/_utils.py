@@ -1,0 +1,50 @@
+"""Random-number and device handling shared by the whole package."""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+import torch
+
+from ._logging import logger
+
+RNGLike = Union[int, np.random.Generator, None]
+
+
+def as_numpy_rng(rng: RNGLike) -> np.random.Generator:
+    """Return a NumPy generator: a seed makes a fresh one, a generator is used as is."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, not {type(rng).__name__}")
+
+
+def torch_generator(rng: RNGLike, device: torch.device | str = "cpu") -> torch.Generator:
+    """A torch generator on ``device`` seeded from ``rng``.
+
+    The seed is drawn from ``rng`` so that one user-facing seed controls NumPy and torch streams alike.
+    """
+    seed = int(as_numpy_rng(rng).integers(0, 2**63 - 1))
+    gen = torch.Generator(device=torch.device(device))
+    gen.manual_seed(seed)
+    return gen
+
+
+def resolve_device(device: str | torch.device = "auto", *, announce: bool = False) -> torch.device:
+    """Turn ``"auto"`` into CUDA when present (else CPU) and validate explicit devices."""
+    if isinstance(device, torch.device):
+        resolved = device
+    elif device == "auto":
+        resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        resolved = torch.device(device)
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available")
+    if announce:
+        if resolved.type == "cuda":
+            logger.info(f"training on {resolved} ({torch.cuda.get_device_name(resolved)})")
+        else:
+            logger.info(f"training on cpu ({torch.get_num_threads()} threads)")
+    return resolved

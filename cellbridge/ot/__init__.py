@@ -1,0 +1,12 @@
+"""Optimal transport on the device: costs, entropic and exact plans, unbalanced plans, pair sampling.
+
+AnnData-free; every function takes and returns torch tensors on the caller's device.
+"""
+
+from .cost import sq_euclidean
+from .coupling import coupling
+from .exact import exact_plan
+from .sampling import sample_pairs
+from .sinkhorn import SinkhornOutput, sinkhorn
+
+__all__ = ["sq_euclidean", "coupling", "exact_plan", "sample_pairs", "sinkhorn", "SinkhornOutput"]

@@ -1,0 +1,62 @@
+"""Costs, exact plans, the coupling entry point and pair sampling."""
+
+import numpy as np
+import ot as pot
+import pytest
+import torch
+
+from cellbridge.ot import coupling, exact_plan, sample_pairs, sq_euclidean
+
+
+def test_sq_euclidean_matches_pairwise_differences():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 7, 3, generator=g, dtype=torch.float64), torch.randn(2, 9, 3, generator=g, dtype=torch.float64)
+    direct = ((x[:, :, None, :] - y[:, None, :, :]) ** 2).sum(-1)
+    torch.testing.assert_close(sq_euclidean(x, y), direct)
+    torch.testing.assert_close(sq_euclidean(x[0], y[0]), direct[0])
+    assert (sq_euclidean(x[0], x[0]).diagonal() >= 0).all()
+
+
+def test_exact_plan_matches_pot_and_recovers_a_shift():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2))
+    perm = rng.permutation(40)
+    y = x[perm] + 0.01  # a small shift: the optimal plan undoes the permutation
+    C = sq_euclidean(torch.tensor(x), torch.tensor(y))
+    P = exact_plan(C).numpy()
+    np.testing.assert_allclose(P, pot.emd(np.full(40, 1 / 40), np.full(40, 1 / 40), C.numpy()), atol=1e-12)
+    assert (P.argmax(1) == np.argsort(perm)).all()
+
+
+def test_coupling_methods():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(20, 3, generator=g), torch.randn(30, 3, generator=g)
+    indep = coupling(x, y, "independent")
+    assert indep.shape == (20, 30) and torch.allclose(indep, torch.full((20, 30), 1 / 600))
+    ent = coupling(x, y, "entropic", eps_rel=0.05)
+    assert torch.allclose(ent.sum(1), torch.full((20,), 1 / 20), atol=1e-5)
+    ex = coupling(x, y, "exact")
+    assert torch.allclose(ex.sum(0), torch.full((30,), 1 / 30), atol=1e-6)
+    with pytest.raises(ValueError, match="eps"):
+        coupling(x, y, "entropic")
+
+
+def test_sample_pairs_frequencies_match_plan():
+    """Empirical pair frequencies agree with the plan within 5 binomial standard errors per cell."""
+    P = torch.tensor([[0.1, 0.2, 0.0], [0.05, 0.15, 0.5]], dtype=torch.float64)
+    n = 200_000
+    i, j = sample_pairs(P, n, generator=torch.Generator().manual_seed(0))
+    counts = torch.zeros_like(P)
+    counts.index_put_((i, j), torch.ones(n, dtype=torch.float64), accumulate=True)
+    freq = counts / n
+    se = (P * (1 - P) / n).sqrt()
+    assert ((freq - P).abs() <= 5 * se + 1e-12).all()
+    assert counts[0, 2] == 0  # zero-probability pairs are never drawn
+
+
+def test_sample_pairs_batched_unnormalised_and_reproducible():
+    P = torch.rand(3, 8, 9, generator=torch.Generator().manual_seed(2)) * 7.0  # need not sum to one
+    i1, j1 = sample_pairs(P, 50, generator=torch.Generator().manual_seed(3))
+    i2, j2 = sample_pairs(P, 50, generator=torch.Generator().manual_seed(3))
+    assert i1.shape == (3, 50) and (i1 == i2).all() and (j1 == j2).all()
+    assert i1.max() < 8 and j1.max() < 9
