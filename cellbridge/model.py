@@ -1,0 +1,331 @@
+"""The fitted model: configuration, networks and the coordinate normalisation, with simulate and save/load.
+
+Training runs in normalised coordinates, ``x' = (x - center) / scale`` with one scalar ``scale`` (the RMS
+per-dimension spread of the cells) and ``t' = (t - t_first) / (t_last - t_first)``, so that networks see
+inputs of order one whatever the units of the representation and of time. A scalar scale keeps the
+geometry: squared costs, hence OT plans, are unchanged up to the factor ``scale^2``. The SDE
+``dx = f dt + sigma dW`` becomes ``dx' = f T / scale dt' + sigma sqrt(T) / scale dW'`` with ``T`` the time span,
+and the model converts both ways; users only ever see their own units.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._logging import logger
+from ._utils import RNGLike, resolve_device, torch_generator
+from .methods.sf2m import SF2MConfig, SF2MTrainer
+from .nn import TimeMLP
+from .sde import integrate
+
+#: default sigma in units of the data's RMS spread per square root of the median interval (see default_sigma)
+DEFAULT_SIGMA_FRACTION = 0.25
+#: Euler steps per (median) interval when simulating
+DEFAULT_STEPS_PER_INTERVAL = 100
+_FORMAT_VERSION = 1
+
+
+def rms_spread(x: np.ndarray) -> float:
+    """Root mean square over dimensions of the per-dimension standard deviation of the cells."""
+    return float(np.sqrt(np.mean(np.var(np.asarray(x, dtype=np.float64), axis=0))))
+
+
+def default_sigma(x: np.ndarray, t: np.ndarray) -> float:
+    """The default diffusion coefficient: ``0.25 * spread / sqrt(median interval)``.
+
+    Rationale: at the middle of an interval of typical length ``Delta`` the Brownian bridge deviates from
+    the straight line by ``sigma sqrt(Delta) / 2`` per dimension, here one eighth of the population's
+    spread: enough noise to regularise the coupling and represent cell-to-cell variability, small enough
+    that the bridges stay within the cloud. The entropic regularisation ``2 sigma^2 Delta`` is then about
+    ``1 / (16 d)`` of the mean squared distance between cells in ``d`` dimensions. With time given as the
+    index of the time point this is the setting of the [SF]2M peers (0.25 x the RMS spread), and it is
+    invariant to the units of time: measuring in hours instead of days multiplies sigma by ``1/sqrt(24)``
+    and leaves the bridges unchanged.
+    """
+    tp = np.unique(np.asarray(t, dtype=np.float64))
+    return DEFAULT_SIGMA_FRACTION * rms_spread(x) / float(np.sqrt(np.median(np.diff(tp))))
+
+
+@dataclass
+class Normalization:
+    """Affine map between the user's units and the training coordinates."""
+
+    center: np.ndarray
+    scale: float
+    t_origin: float
+    t_span: float
+
+    def x_to(self, x):
+        return (x - self.center) / self.scale
+
+    def x_from(self, x):
+        return x * self.scale + self.center
+
+    def t_to(self, t):
+        return (np.asarray(t, dtype=np.float64) - self.t_origin) / self.t_span
+
+    def sigma_to(self, sigma: float) -> float:
+        return sigma * np.sqrt(self.t_span) / self.scale
+
+    def to_dict(self) -> dict:
+        return {"center": self.center.tolist(), "scale": self.scale, "t_origin": self.t_origin, "t_span": self.t_span}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Normalization":
+        return cls(np.asarray(d["center"], dtype=np.float32), float(d["scale"]), float(d["t_origin"]), float(d["t_span"]))
+
+    @classmethod
+    def fit(cls, x: np.ndarray, t: np.ndarray) -> "Normalization":
+        tp = np.unique(t)
+        scale = rms_spread(x)
+        if not scale > 0:
+            raise ValueError("all cells are identical: the representation has zero spread")
+        return cls(np.asarray(x, dtype=np.float64).mean(0).astype(np.float32), scale, float(tp[0]), float(tp[-1] - tp[0]))
+
+
+class CellBridgeModel:
+    """A fitted dynamical model of a time course.
+
+    Create one with :meth:`fit` (or :func:`cellbridge.tl.fit` from an AnnData) or :meth:`load`.
+
+    Attributes
+    ----------
+    config
+        JSON-serialisable settings: method, sigma (user units), time points, training config, metadata.
+    networks
+        ``{"flow": ..., "score": ...}`` for [SF]2M, in normalised coordinates.
+    normalization
+        The map between user units and training coordinates.
+    history
+        Loss history of training (empty after :meth:`load` unless it was saved).
+    """
+
+    def __init__(self, config: dict, networks: dict[str, torch.nn.Module], normalization: Normalization, history: dict | None = None):
+        self.config = config
+        self.networks = networks
+        self.normalization = normalization
+        self.history = history or {}
+        for net in networks.values():
+            net.eval()
+
+    # -- properties ---------------------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self.config["method"]
+
+    @property
+    def sigma(self) -> float:
+        """Diffusion coefficient in user units (representation units per square root of time unit)."""
+        return float(self.config["sigma"])
+
+    @property
+    def time_points(self) -> np.ndarray:
+        return np.asarray(self.config["time_points"], dtype=np.float64)
+
+    @property
+    def dim(self) -> int:
+        return int(self.config["dim"])
+
+    @property
+    def use_rep(self) -> str | None:
+        return self.config.get("use_rep")
+
+    @property
+    def time_key(self) -> str | None:
+        return self.config.get("time_key")
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.networks.values())).parameters().__next__().device
+
+    def to(self, device: str | torch.device) -> "CellBridgeModel":
+        """Move the networks to ``device`` (``"auto"`` allowed); returns self."""
+        dev = resolve_device(device)
+        for net in self.networks.values():
+            net.to(dev)
+        return self
+
+    def __repr__(self) -> str:
+        tp = ", ".join(f"{t:g}" for t in self.time_points)
+        return f"CellBridgeModel(method={self.method!r}, dim={self.dim}, sigma={self.sigma:.4g}, time_points=[{tp}], use_rep={self.use_rep!r})"
+
+    # -- training -----------------------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        x: np.ndarray,
+        t: np.ndarray,
+        *,
+        method: str = "sf2m",
+        sigma: float | None = None,
+        device: str | torch.device = "auto",
+        rng: RNGLike = 0,
+        progress: bool = True,
+        metadata: dict | None = None,
+        **train_kwargs,
+    ) -> "CellBridgeModel":
+        """Fit a model to cells ``x`` ``(n, d)`` observed at times ``t`` ``(n,)`` (AnnData-free).
+
+        Parameters
+        ----------
+        x, t
+            States and times in the user's units.
+        method
+            ``"sf2m"`` (DSBM follows).
+        sigma
+            Diffusion coefficient in user units; None picks :func:`default_sigma`.
+        device
+            ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
+        rng
+            Seed or NumPy generator; the same seed gives the same model on CPU.
+        progress
+            Show a progress bar.
+        metadata
+            Extra JSON-serialisable entries for the config (e.g. ``use_rep``, ``time_key``).
+        **train_kwargs
+            Fields of :class:`cellbridge.methods.sf2m.SF2MConfig` (n_steps, batch_size, lr, ...).
+        """
+        if method != "sf2m":
+            raise ValueError(f"unknown method {method!r}; available: 'sf2m'")
+        x = np.asarray(x, dtype=np.float32)
+        t = np.asarray(t, dtype=np.float64)
+        if sigma is None:
+            sigma = default_sigma(x, t)
+        elif not (np.isfinite(sigma) and sigma > 0):
+            raise ValueError(f"sigma must be a positive number, got {sigma}")
+        norm = Normalization.fit(x, t)
+        unknown = set(train_kwargs) - set(SF2MConfig.__dataclass_fields__) - {"sigma"}
+        if unknown:
+            raise TypeError(f"unknown training arguments: {sorted(unknown)}")
+        cfg = SF2MConfig(sigma=norm.sigma_to(sigma), **train_kwargs)
+        dev = resolve_device(device, announce=True)
+        trainer = SF2MTrainer(norm.x_to(x), norm.t_to(t), cfg, device=dev, rng=rng)
+        history = trainer.train(progress=progress)
+        config = {
+            "format_version": _FORMAT_VERSION,
+            "method": method,
+            "sigma": float(sigma),
+            "dim": int(x.shape[1]),
+            "time_points": [float(v) for v in np.unique(t)],
+            "train": cfg.to_dict(),
+            "network": trainer.flow.config,
+            **(metadata or {}),
+        }
+        return cls(config, {"flow": trainer.flow, "score": trainer.score}, norm, history)
+
+    # -- dynamics -----------------------------------------------------------------------------------------
+    def _normalized_drift(self, stochastic: bool):
+        flow, score = self.networks["flow"], self.networks["score"]
+        sigma = self.normalization.sigma_to(self.sigma)
+        if not stochastic:
+            return lambda t, x: flow(t, x)
+        return lambda t, x: flow(t, x) + 0.5 * sigma**2 * score(t, x)
+
+    @torch.no_grad()
+    def drift(self, t: float, x: np.ndarray, *, stochastic: bool = True) -> np.ndarray:
+        """The learned drift at time ``t`` (user units) and states ``x`` ``(n, d)``, in user units per time.
+
+        ``stochastic=True`` gives the SDE drift ``v + sigma^2/2 * score``, False the probability-flow velocity.
+        """
+        n = self.normalization
+        xt = torch.as_tensor(n.x_to(np.asarray(x, dtype=np.float32)), dtype=torch.float32, device=self.device)
+        f = self._normalized_drift(stochastic)(float(n.t_to(t)), xt)
+        return f.cpu().numpy() * n.scale / n.t_span
+
+    @torch.no_grad()
+    def simulate(
+        self,
+        x0: np.ndarray,
+        t_eval,
+        *,
+        stochastic: bool = True,
+        steps_per_interval: int = DEFAULT_STEPS_PER_INTERVAL,
+        method: str = "euler",
+        rng: RNGLike = 0,
+    ) -> np.ndarray:
+        """Push cells ``x0`` ``(n, d)`` from ``t_eval[0]`` through the times ``t_eval`` (user units).
+
+        Parameters
+        ----------
+        x0
+            Initial states in user units.
+        t_eval
+            Increasing times; the first is the start (need not be a time point of the data).
+        stochastic
+            Euler-Maruyama on the SDE (True) or the probability-flow ODE (False).
+        steps_per_interval
+            Integration steps per median interval between the model's time points.
+        method
+            ODE scheme (``"euler"``, ``"heun"``, ``"rk4"``); the SDE always uses Euler-Maruyama.
+        rng
+            Seed for the Brownian increments.
+
+        Returns
+        -------
+        np.ndarray
+            States ``(len(t_eval), n, d)`` in user units.
+        """
+        x0 = np.asarray(x0, dtype=np.float32)
+        if x0.ndim != 2 or x0.shape[1] != self.dim:
+            raise ValueError(f"x0 must have shape (n_cells, {self.dim}), got {x0.shape}")
+        t_eval = np.asarray(t_eval, dtype=np.float64)
+        if t_eval.ndim != 1 or len(t_eval) < 1 or np.any(np.diff(t_eval) < 0):
+            raise ValueError("t_eval must be a non-empty increasing sequence of times")
+        n = self.normalization
+        dt = float(np.median(np.diff(n.t_to(self.time_points)))) / steps_per_interval
+        dev = self.device
+        x = torch.as_tensor(n.x_to(x0), dtype=torch.float32, device=dev)
+        gen = torch_generator(rng, dev)
+        sigma = n.sigma_to(self.sigma) if stochastic else 0.0
+        path = integrate(self._normalized_drift(stochastic), x, n.t_to(t_eval), dt=dt, sigma=sigma,
+                         method="euler" if stochastic else method, generator=gen)
+        return n.x_from(path.cpu().numpy())
+
+    # -- persistence --------------------------------------------------------------------------------------
+    def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``config.json`` (settings, normalisation, loss history) and ``weights.pt`` (state dicts)."""
+        path = Path(directory)
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise FileExistsError(f"{path} exists and is not empty; pass overwrite=True to replace it")
+        path.mkdir(parents=True, exist_ok=True)
+        history = {k: (np.asarray(v).tolist() if np.ndim(v) else float(v)) for k, v in self.history.items()}
+        payload = {"config": self.config, "normalization": self.normalization.to_dict(), "history": history}
+        # write to temporary names first, so that a failure leaves no half-written model behind
+        tmp_json, tmp_pt = path / "config.json.tmp", path / "weights.pt.tmp"
+        tmp_json.write_text(json.dumps(payload, indent=1))
+        torch.save({k: {n: p.detach().cpu() for n, p in v.state_dict().items()} for k, v in self.networks.items()}, tmp_pt)
+        tmp_json.replace(path / "config.json")
+        tmp_pt.replace(path / "weights.pt")
+        logger.info(f"saved model to {path}")
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path, *, device: str | torch.device = "cpu") -> "CellBridgeModel":
+        """Load a model written by :meth:`save` (weights read with ``weights_only=True``)."""
+        path = Path(directory)
+        if not (path / "config.json").is_file() or not (path / "weights.pt").is_file():
+            raise FileNotFoundError(f"{path} does not hold a saved cellbridge model (config.json and weights.pt)")
+        payload = json.loads((path / "config.json").read_text())
+        config = payload["config"]
+        if config.get("format_version", 0) > _FORMAT_VERSION:
+            raise ValueError(f"model format {config['format_version']} is newer than this cellbridge understands")
+        states = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        net_cfg = config["network"]
+        networks = {}
+        for name, state in states.items():
+            net = TimeMLP(net_cfg["dim"], net_cfg["hidden_dims"], net_cfg["activation"], net_cfg["n_freqs"], net_cfg["out_dim"])
+            net.load_state_dict(state)
+            networks[name] = net
+        history = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in payload.get("history", {}).items()}
+        model = cls(config, networks, Normalization.from_dict(payload["normalization"]), history)
+        return model.to(device)
+
+
+def load(directory: str | Path, *, device: str | torch.device = "cpu") -> CellBridgeModel:
+    """Load a model saved with :meth:`CellBridgeModel.save`."""
+    return CellBridgeModel.load(directory, device=device)

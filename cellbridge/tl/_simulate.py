@@ -1,0 +1,141 @@
+"""``cb.tl.simulate``: trajectories of a fitted model, as a new AnnData."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from anndata import AnnData
+
+from .. import _keys as keys
+from .._logging import logger
+from .._utils import RNGLike, as_numpy_rng
+from .._validation import get_rep, parse_time
+from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
+from ._uns import h5ad_safe
+
+SIMULATION_KEY = "cellbridge_simulation"
+
+
+def _gene_space(adata: AnnData, states: np.ndarray) -> np.ndarray | None:
+    """Map PCA states to genes with scanpy's loadings: ``mean + Z @ PCs.T``; None without loadings."""
+    if keys.PCA_LOADINGS not in adata.varm:
+        return None
+    loadings = np.asarray(adata.varm[keys.PCA_LOADINGS], dtype=np.float32)
+    if loadings.shape[1] != states.shape[1]:
+        return None
+    X = adata.X
+    mean = np.asarray(X.mean(axis=0) if sp.issparse(X) else np.mean(X, axis=0), dtype=np.float32).ravel()
+    return mean + states @ loadings.T
+
+
+def simulate(
+    adata: AnnData,
+    model: CellBridgeModel,
+    from_time: float | str | None = None,
+    to_time: float | str | None = None,
+    *,
+    t_eval=None,
+    n_cells: int | None = None,
+    stochastic: bool = True,
+    steps_per_interval: int = DEFAULT_STEPS_PER_INTERVAL,
+    rng: RNGLike = 0,
+) -> AnnData:
+    """Simulate trajectories of a fitted model, starting from the observed cells of one time point.
+
+    Parameters
+    ----------
+    adata
+        The time course (the cells at ``from_time`` are the starting states).
+    model
+        A fitted :class:`cellbridge.CellBridgeModel`.
+    from_time
+        Observed time point to start from (a number or a label such as ``"day2"``); default the first.
+    to_time
+        Time to simulate to; default the model's last time point.
+    t_eval
+        Times at which to record states (must lie in ``[from_time, to_time]``); default the model's time
+        points in that range, plus ``to_time``.
+    n_cells
+        Number of trajectories. Default: one per cell at ``from_time``; fewer are drawn without
+        replacement, more with replacement.
+    stochastic
+        Euler-Maruyama on the SDE (True) or the deterministic probability-flow ODE (False).
+    steps_per_interval
+        Integration steps per median interval between time points.
+    rng
+        Seed for the choice of starting cells and the Brownian increments.
+
+    Returns
+    -------
+    AnnData
+        One observation per (trajectory, time), ordered by trajectory then time. ``obs`` has ``time``,
+        ``trajectory``, ``source_cell`` (the starting cell's name) and ``source_time``; ``obsm[use_rep]``
+        the states; ``X`` gene-space values through the PCA loadings when ``use_rep`` is ``"X_pca"`` and
+        ``adata.varm["PCs"]`` exists (empty otherwise); ``uns["cellbridge_simulation"]`` the settings.
+    """
+    use_rep, time_key = model.use_rep, model.time_key
+    if use_rep is None or time_key is None:
+        raise ValueError("the model does not record use_rep/time_key; fit it with cellbridge.tl.fit")
+    if time_key not in adata.obs:
+        raise ValueError(f"time_key {time_key!r} (the model's) is not a column of adata.obs")
+    times = parse_time(adata.obs[time_key], name=time_key)
+    observed = np.unique(times)
+
+    def as_time(value, what):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return float(parse_time(pd.Series([value]), name=what)[0])
+        return float(value)
+
+    from_time = as_time(from_time, "from_time")
+    from_time = float(observed[0]) if from_time is None else from_time
+    if not np.any(np.isclose(observed, from_time)):
+        raise ValueError(f"from_time={from_time:g} is not an observed time point; observed: {observed.tolist()}")
+    to_time = as_time(to_time, "to_time")
+    to_time = float(model.time_points[-1]) if to_time is None else to_time
+    if to_time < from_time:
+        raise ValueError(f"to_time={to_time:g} precedes from_time={from_time:g}")
+    if t_eval is None:
+        tp = model.time_points
+        t_eval = np.unique(np.concatenate([[from_time], tp[(tp > from_time) & (tp < to_time)], [to_time]]))
+    else:
+        t_eval = np.unique(np.concatenate([[from_time], np.asarray(t_eval, dtype=np.float64)]))
+        if t_eval.min() < from_time or t_eval.max() > to_time + 1e-12 * max(1.0, abs(to_time)):
+            raise ValueError("t_eval must lie within [from_time, to_time]")
+
+    x_all = get_rep(adata, use_rep)
+    if x_all.shape[1] != model.dim:
+        raise ValueError(f"adata.obsm[{use_rep!r}] has {x_all.shape[1]} dimensions, the model {model.dim}")
+    start_idx = np.flatnonzero(np.isclose(times, from_time))
+    gen = as_numpy_rng(rng)
+    if n_cells is not None:
+        if n_cells < 1:
+            raise ValueError("n_cells must be positive")
+        start_idx = gen.choice(start_idx, n_cells, replace=n_cells > len(start_idx))
+    seed = int(gen.integers(2**31))
+    states = model.simulate(x_all[start_idx], t_eval, stochastic=stochastic, steps_per_interval=steps_per_interval, rng=seed)
+    n_traj, n_t = len(start_idx), len(t_eval)
+    flat = states.transpose(1, 0, 2).reshape(n_traj * n_t, model.dim).astype(np.float32)
+    obs = pd.DataFrame({
+        keys.SIM_TIME: np.tile(t_eval, n_traj),
+        keys.SIM_TRAJECTORY: np.repeat(np.arange(n_traj), n_t),
+        keys.SIM_SOURCE_CELL: np.repeat(np.asarray(adata.obs_names[start_idx]), n_t),
+        keys.SIM_SOURCE_TIME: from_time,
+    })
+    obs.index = [f"traj{k}_t{j}" for k in range(n_traj) for j in range(n_t)]
+    genes = _gene_space(adata, flat) if use_rep == keys.DEFAULT_REP else None
+    if genes is not None:
+        sim = AnnData(X=genes, obs=obs, var=adata.var[[]].copy())
+    else:
+        sim = AnnData(obs=obs)
+    sim.obsm[use_rep] = flat
+    sim.uns[SIMULATION_KEY] = h5ad_safe({
+        "use_rep": use_rep, "time_key": time_key, "t_eval": t_eval, "from_time": from_time, "to_time": to_time,
+        "stochastic": stochastic, "steps_per_interval": steps_per_interval, "method": model.method,
+        "sigma": model.sigma,
+    })
+    logger.info(f"simulated {n_traj} trajectories at {n_t} times ({'SDE' if stochastic else 'ODE'}); "
+                f"states in obsm['{use_rep}']" + (", gene-space values in X" if genes is not None else ""))
+    return sim
