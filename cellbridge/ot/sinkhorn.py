@@ -31,6 +31,7 @@ every block and synchronises with the host zero times; with a tolerance it reads
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -69,6 +70,19 @@ class SinkhornOutput:
     n_iter: int
     marginal_error: torch.Tensor
     converged: bool
+
+
+def _matvec(K: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Batched ``K @ v`` for ``K`` ``(batch, n, m)`` and ``v`` ``(batch, m)``.
+
+    On CUDA one ``bmm``; on the CPU a loop of ``mv`` calls, because torch's CPU ``bmm`` of matrices by
+    vectors is 4-9x slower than BLAS ``gemv`` per problem once the batch has more than one problem.
+    """
+    if K.device.type != "cpu":
+        return _matvec(K, v)
+    if K.shape[0] == 1:
+        return torch.mv(K[0], v[0]).unsqueeze(0)
+    return torch.stack([torch.mv(K[b], v[b]) for b in range(K.shape[0])])
 
 
 def _relax(old: torch.Tensor, new: torch.Tensor, omega: float) -> torch.Tensor:
@@ -136,10 +150,11 @@ def sinkhorn(
         Iterations per block: one log-domain update followed by ``block_size - 1`` scaling iterations.
         ``block_size=1`` is the pure log-domain algorithm. Unbalanced problems always use 1.
     anneal_blocks
-        Eps scaling: the first ``anneal_blocks`` blocks anneal eps geometrically from the mean cost down to
-        its target (fewer when ``max_iter`` allows fewer blocks); 0 disables it. The schedule has a fixed
-        length whatever the ratio of mean cost to eps, so a fixed iteration budget always ends at the
-        target eps without reading anything back from the device.
+        Eps scaling: at most the first ``anneal_blocks`` blocks anneal eps geometrically from the mean cost
+        down to its target (fewer when ``max_iter`` allows fewer blocks); 0 disables it. With a tolerance
+        the number of annealing blocks is cut to what a factor of 4 per block needs. Without one the
+        schedule has a fixed length whatever the ratio of mean cost to eps, so a fixed iteration budget
+        always ends at the target eps without reading anything back from the device.
     omega
         Over-relaxation of the scaling iterations, ``u <- u^(1 - omega) (a / K v)^omega`` with
         ``1 <= omega < 2``; applied only after a first block at the target eps (balanced only). 1 is plain
@@ -178,8 +193,11 @@ def sinkhorn(
     g = torch.zeros_like(b) if g_init is None else g_init.reshape(batch, m).to(C).clone()
     tiny = torch.finfo(C.dtype).tiny
     # eps scaling starts at the mean cost: there the plan is diffuse and Sinkhorn converges in a few steps.
-    n_anneal = min(max(0, int(anneal_blocks)), n_blocks - 1)
     log_ratio = (C.mean(dim=(1, 2)).reshape(batch, 1) / eps_target).clamp_min(1.0).log()
+    n_anneal = min(max(0, int(anneal_blocks)), n_blocks - 1)
+    if tol is not None and n_anneal > 0:
+        # with host reads allowed, anneal only as far as needed: a factor of at most 4 per block
+        n_anneal = min(n_anneal, math.ceil(log_ratio.max().item() / math.log(4.0)))
 
     K = u = v = None
     err = torch.full((batch,), float("inf"), dtype=C.dtype, device=C.device)
@@ -211,11 +229,11 @@ def sinkhorn(
             # can overshoot, and near it it converges markedly faster (Thibault et al. 2021)
             w = omega if block > n_anneal else 1.0
             for _ in range(steps):
-                v = _relax(v, b / torch.bmm(Kt, u.unsqueeze(-1)).squeeze(-1).clamp_min(tiny), w)
-                u = _relax(u, a / torch.bmm(K, v.unsqueeze(-1)).squeeze(-1).clamp_min(tiny), w)
+                v = _relax(v, b / _matvec(Kt, u).clamp_min(tiny), w)
+                u = _relax(u, a / _matvec(K, v).clamp_min(tiny), w)
             n_iter += block_size
             e_prev = e
-            colsum = v * torch.bmm(Kt, u.unsqueeze(-1)).squeeze(-1)
+            colsum = v * _matvec(Kt, u)
             err = (colsum - b).abs().sum(dim=1)
             if tol is None:
                 rebuild = True  # no host reads: re-stabilise every block
@@ -239,7 +257,7 @@ def sinkhorn(
             break
 
     if balanced:
-        u = a / torch.bmm(K, v.unsqueeze(-1)).squeeze(-1).clamp_min(tiny)  # plain last update: rows exact
+        u = a / _matvec(K, v).clamp_min(tiny)  # plain last update: rows exact
         f = f + e_prev * u.log()
         g = g + e_prev * v.log()
     e3 = eps_target.unsqueeze(-1)

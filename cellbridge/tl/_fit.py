@@ -95,10 +95,11 @@ def fit(
     )
     seconds = time.perf_counter() - start
     history = {k: v for k, v in model.history.items() if k != "train_seconds"}
-    params = {"time_key": time_key, "use_rep": use_rep, "method": method, "sigma": model.sigma,
-              "sigma_given": sigma is not None, "rng": rng if isinstance(rng, int) else None,
-              **model.config["train"]}
-    params.pop("extra", None)
+    train = dict(model.config["train"])
+    train.pop("extra", None)
+    params = {**train, "sigma_normalized": train.pop("sigma"), "time_key": time_key, "use_rep": use_rep,
+              "method": method, "sigma": model.sigma, "sigma_given": sigma is not None,
+              "rng": rng if isinstance(rng, int) else None}
     adata.uns[key_added] = h5ad_safe({
         "params": params,
         "time_points": tc.time_points,
