@@ -268,3 +268,4 @@ def sinkhorn(
     if squeeze:
         plan, f, g, err = plan[0], f[0], g[0], err[0]
     return SinkhornOutput(plan=plan, f=f, g=g, n_iter=n_iter, marginal_error=err, converged=converged)
+

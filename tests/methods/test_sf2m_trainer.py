@@ -1,0 +1,57 @@
+"""The [SF]2M trainer's coupling and settings."""
+
+import numpy as np
+import pytest
+import torch
+
+from cellbridge.methods import SF2MConfig, SF2MTrainer
+
+
+def _course(seed=0, n=400):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.normal(size=(n, 2)), rng.normal(size=(n, 2)) + [3.0, 0.0], rng.normal(size=(n, 2)) + [3.0, 3.0]])
+    return x.astype(np.float32), np.repeat([0.0, 0.5, 1.0], n)
+
+
+def _mean_sq_displacement(trainer):
+    x0, x1 = trainer.coupled_batch(trainer.sampler, trainer.generator)
+    return ((x1 - x0) ** 2).sum(-1).mean().item()
+
+
+def test_ot_pairs_are_shorter_than_independent_pairs():
+    """Under the entropic coupling the mean squared displacement approaches the OT cost (|shift|^2 = 9 plus
+    a little), well below the independent coupling's |shift|^2 + 2 d = 13."""
+    x, t = _course()
+    ent = SF2MTrainer(x, t, SF2MConfig(sigma=0.1, batch_size=256), rng=0)
+    ind = SF2MTrainer(x, t, SF2MConfig(sigma=0.1, batch_size=256, ot_method="independent"), rng=0)
+    assert _mean_sq_displacement(ent) < 9.8
+    assert _mean_sq_displacement(ind) > 11.5
+
+
+def test_plan_reuse_keeps_cells_and_redraws_pairs():
+    x, t = _course()
+    tr = SF2MTrainer(x, t, SF2MConfig(sigma=0.3, batch_size=64, ot_reuse=3), rng=0)
+    cells = []
+    for _ in range(4):
+        tr.coupled_batch(tr.sampler, tr.generator, reuse=3)
+        cells.append(tr._plan_cache[2].clone())
+    assert torch.equal(cells[0], cells[1]) and torch.equal(cells[1], cells[2])
+    assert not torch.equal(cells[2], cells[3])  # a new plan on new cells after three uses
+
+
+def test_training_reduces_loss_and_validation_is_recorded():
+    x, t = _course(1, 200)
+    tr = SF2MTrainer(x, t, SF2MConfig(sigma=0.3, batch_size=64, n_steps=300, val_fraction=0.2, val_every=50,
+                                      hidden_dims=(32, 32)), rng=0)
+    hist = tr.train(progress=False)
+    assert hist["loss"][-50:].mean() < 0.7 * hist["loss"][:10].mean()
+    assert list(hist["val_step"]) == [50, 100, 150, 200, 250, 300]
+    assert hist["val_loss"][-1] < hist["val_loss"][0]
+    assert len(tr.sampler.x) == 3 * 160  # 20% of each time point held out
+
+
+@pytest.mark.parametrize("bad, match", [(dict(sigma=0.0), "sigma"), (dict(sigma=1.0, ot_method="sinkhorn"), "ot_method"),
+                                        (dict(sigma=1.0, patience=3), "val_fraction"), (dict(sigma=1.0, ot_reuse=0), "ot_reuse")])
+def test_bad_config(bad, match):
+    with pytest.raises(ValueError, match=match):
+        SF2MConfig(**bad).validate()
