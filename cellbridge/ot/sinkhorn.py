@@ -32,6 +32,7 @@ every block and synchronises with the host zero times; with a tolerance it reads
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -70,6 +71,24 @@ class SinkhornOutput:
     n_iter: int
     marginal_error: torch.Tensor
     converged: bool
+
+
+_WORKSPACES = threading.local()
+
+
+def _workspace(shape: torch.Size, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """An ``n x m`` scratch tensor, reused across calls on the CPU (per thread; CUDA has a caching allocator).
+
+    The returned plan never aliases it: the plan is a new tensor built from the workspace at the end.
+    """
+    if device.type != "cpu":
+        return torch.empty(shape, dtype=dtype, device=device)
+    key = (tuple(shape), dtype)
+    cache = getattr(_WORKSPACES, "cache", None)
+    if cache is None or cache[0] != key:
+        cache = (key, torch.empty(shape, dtype=dtype))
+        _WORKSPACES.cache = cache  # one entry: a training loop solves problems of one shape
+    return cache[1]
 
 
 def _matvec(K: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -197,7 +216,7 @@ def sinkhorn(
     n_anneal = min(max(0, int(anneal_blocks)), n_blocks - 1)
     if tol is not None and n_anneal > 0:
         # with host reads allowed, anneal only as far as needed: a factor of at most 4 per block
-        n_anneal = min(n_anneal, math.ceil(log_ratio.max().item() / math.log(4.0)))
+        n_anneal = min(n_anneal, math.ceil(log_ratio.max().item() / math.log(8.0)))
 
     K = u = v = None
     err = torch.full((batch,), float("inf"), dtype=C.dtype, device=C.device)
@@ -214,14 +233,17 @@ def sinkhorn(
                 if K is not None:  # absorb the scalings into the potentials before changing the kernel
                     f = f + e_prev * u.log()
                     g = g + e_prev * v.log()
-                # exact log-domain update of f; the normalised exponentials are the stabilised kernel
-                z = log_b.unsqueeze(1) + (g.unsqueeze(1) - C) / e3
-                zmax = z.amax(dim=2, keepdim=True)
-                E = torch.exp_(z - zmax)
-                s = E.sum(dim=2, keepdim=True)
+                # exact log-domain update of f; the normalised exponentials are the stabilised kernel. In place
+                # in one workspace: fresh n x m buffers cost page faults that outweigh the arithmetic on CPUs.
+                K = _workspace(C.shape, C.dtype, C.device)
+                torch.sub(g.unsqueeze(1), C, out=K)
+                K.div_(e3).add_(log_b.unsqueeze(1))
+                zmax = K.amax(dim=2, keepdim=True)
+                K.sub_(zmax).exp_()
+                s = K.sum(dim=2, keepdim=True)
                 f = -e * (zmax + s.log()).squeeze(-1)
-                K = E.mul_(a.unsqueeze(-1) / s)  # K_ij = a_i b_j exp((f_i + g_j - C_ij)/e); rows sum to a
-                Kt = K.transpose(1, 2).contiguous()
+                K.mul_(a.unsqueeze(-1) / s)  # K_ij = a_i b_j exp((f_i + g_j - C_ij)/e); rows sum to a
+                Kt = K.transpose(1, 2)  # a view: gemv reads it as well as a copy would be read
                 u = torch.ones_like(a)
                 v = torch.ones_like(b)
                 steps -= 1
