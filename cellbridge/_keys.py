@@ -18,3 +18,5 @@ SIM_TIME = "time"
 SIM_TRAJECTORY = "trajectory"
 SIM_SOURCE_CELL = "source_cell"
 SIM_SOURCE_TIME = "source_time"
+#: ``uns`` key of the simulated AnnData holding the simulation's settings
+SIMULATION = "cellbridge_simulation"

@@ -141,7 +141,7 @@ class CellBridgeModel:
 
     @property
     def device(self) -> torch.device:
-        return next(iter(self.networks.values())).parameters().__next__().device
+        return next(next(iter(self.networks.values())).parameters()).device
 
     def to(self, device: str | torch.device) -> "CellBridgeModel":
         """Move the networks to ``device`` (``"auto"`` allowed); returns self."""

@@ -10,13 +10,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .._keys import SIM_TIME, SIM_TRAJECTORY
+from .._keys import SIM_TIME, SIM_TRAJECTORY, SIMULATION
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng
 from .._validation import parse_time
-
-#: ``sim.uns`` key written by :func:`cellbridge.tl.simulate`
-SIMULATION_KEY = "cellbridge_simulation"
 
 
 def trajectories(
@@ -72,10 +69,10 @@ def trajectories(
         trajectory id as ``gid``.
     """
     if use_rep is None:
-        use_rep = sim.uns.get(SIMULATION_KEY, {}).get("use_rep")
+        use_rep = sim.uns.get(SIMULATION, {}).get("use_rep")
         if use_rep is None:
             raise ValueError(
-                f"use_rep=None but sim.uns[{SIMULATION_KEY!r}]['use_rep'] is missing: pass use_rep explicitly"
+                f"use_rep=None but sim.uns[{SIMULATION!r}]['use_rep'] is missing: pass use_rep explicitly"
             )
     for name, obj in (("adata", adata), ("sim", sim)):
         if use_rep not in obj.obsm:

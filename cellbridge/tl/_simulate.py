@@ -14,8 +14,6 @@ from .._validation import get_rep, parse_time
 from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
 from ._uns import h5ad_safe
 
-SIMULATION_KEY = "cellbridge_simulation"
-
 
 def _gene_space(adata: AnnData, states: np.ndarray) -> np.ndarray | None:
     """Map PCA states to genes with scanpy's loadings: ``mean + Z @ PCs.T``; None without loadings."""
@@ -131,7 +129,7 @@ def simulate(
     else:
         sim = AnnData(obs=obs)
     sim.obsm[use_rep] = flat
-    sim.uns[SIMULATION_KEY] = h5ad_safe({
+    sim.uns[keys.SIMULATION] = h5ad_safe({
         "use_rep": use_rep, "time_key": time_key, "t_eval": t_eval, "from_time": from_time, "to_time": to_time,
         "stochastic": stochastic, "steps_per_interval": steps_per_interval, "method": model.method,
         "sigma": model.sigma,

@@ -1,0 +1,36 @@
+"""CUDA path: skipped cleanly where no GPU is present (CI has none; run them on a GPU machine)."""
+
+import numpy as np
+import pytest
+import torch
+
+from cellbridge.methods import SF2MConfig, SF2MTrainer
+from cellbridge.ot import sinkhorn, sq_euclidean
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
+
+
+def test_sinkhorn_on_cuda_matches_cpu():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(3, 300, 20, generator=g), torch.randn(3, 300, 20, generator=g) + 0.5
+    C = sq_euclidean(x, y)
+    eps = 0.01 * C.mean().item()
+    cpu = sinkhorn(C, eps=eps, tol=1e-6, max_iter=5000)
+    gpu = sinkhorn(C.cuda(), eps=eps, tol=1e-6, max_iter=5000)
+    assert gpu.plan.device.type == "cuda"
+    assert (gpu.plan.cpu() - cpu.plan).abs().sum() < 1e-3
+
+
+def test_training_step_stays_on_the_device():
+    """A step of the sync-free trainer makes no device-to-host copy (CUDA sync debug mode would raise)."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(500, 5)), rng.normal(size=(500, 5)) + 1]).astype(np.float32)
+    t = np.repeat([0.0, 1.0], 500)
+    tr = SF2MTrainer(x, t, SF2MConfig(sigma=0.5, batch_size=256), device="cuda", rng=0)
+    tr.step()  # warm-up (lazy CUDA initialisation may synchronise)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        losses = tr.step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert losses.device.type == "cuda" and bool(torch.isfinite(losses).all())
