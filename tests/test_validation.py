@@ -67,27 +67,6 @@ def assert_unchanged(adata: ad.AnnData, snap: dict) -> None:
         np.testing.assert_array_equal(adata.X, snap["X"])
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def cb_log():
-    """Records of the ``cellbridge`` logger (it does not propagate, so caplog cannot see them)."""
-    handler = _Records()
-    logger = logging.getLogger("cellbridge")
-    logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-
-
 # --------------------------------------------------------------------------------------------------
 # parse_time
 # --------------------------------------------------------------------------------------------------

@@ -50,27 +50,6 @@ def assert_unchanged(adata: ad.AnnData, snap: dict) -> None:
     assert adata.X.dtype == snap["X"].dtype
 
 
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def cb_log():
-    """Records of the ``cellbridge`` logger (it does not propagate, so caplog cannot see them)."""
-    handler = _Records()
-    logger = logging.getLogger("cellbridge")
-    logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-
-
 EXPECTED_TIME = np.repeat([4.0, 0.0, 2.5], 20)
 
 
