@@ -236,14 +236,14 @@ class Measurement:
 
 
 def plan_timing(step, device, probe_steps):
-    """Warm up and pick (warm-up steps, steps per repeat, repeats) from the warm-up's step time."""
+    """Warm up and pick (steps per repeat, repeats) from the warm-up's step time."""
     sync(device)
     t0 = time.perf_counter()
     step()
     sync(device)
     first = time.perf_counter() - t0
     if first > ARGS.slow_step_seconds:
-        return 0, 1, min(ARGS.repeats, 3)  # one step already taken as warm-up
+        return 1, min(ARGS.repeats, 3)  # one step already taken as warm-up
     for _ in range(max(ARGS.warmup - 1, 0)):
         step()
     sync(device)
@@ -253,8 +253,8 @@ def plan_timing(step, device, probe_steps):
     sync(device)
     per = (time.perf_counter() - t0) / probe_steps
     if per > ARGS.slow_step_seconds:
-        return 0, 1, min(ARGS.repeats, 3)
-    return 0, max(1, min(500, round(ARGS.repeat_seconds / per))), ARGS.repeats
+        return 1, min(ARGS.repeats, 3)
+    return max(1, min(500, round(ARGS.repeat_seconds / per))), ARGS.repeats
 
 
 # --------------------------------------------------------------------------------------------------
@@ -318,31 +318,30 @@ class TorchcfmSide:
         self.opt.step()
         return loss
 
-    def measure(self):
-        dev = self.device
-        probe = 3 if self.B <= 1024 else 1
-        _, per_repeat, repeats = plan_timing(self.step, dev, probe)
-        times, ot, emd, drawn = [], [], [], []
-        for _ in range(repeats):
-            self.ot_timer.reset()
-            self.emd_timer.reset()
-            self.draw_timer.reset()
-            sync(dev)
-            t0 = time.perf_counter()
-            for _ in range(per_repeat):
-                loss = self.step()
-            sync(dev)
-            el = time.perf_counter() - t0
-            times.append(el / per_repeat)
-            ot.append(self.ot_timer.total / per_repeat)
-            emd.append(self.emd_timer.total / per_repeat)
-            drawn.append(self.draw_timer.total / per_repeat)
+    def prepare(self):
+        self.per_repeat, self.repeats = plan_timing(self.step, self.device, 3 if self.B <= 1024 else 1)
+        self.times, self.ot, self.emd, self.drawn = [], [], [], []
+
+    def repeat(self):
+        dev, n = self.device, self.per_repeat
+        for timer in (self.ot_timer, self.emd_timer, self.draw_timer):
+            timer.reset()
+        sync(dev)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            loss = self.step()
+        sync(dev)
+        self.times.append((time.perf_counter() - t0) / n)
+        self.ot.append(self.ot_timer.total / n)
+        self.emd.append(self.emd_timer.total / n)
+        self.drawn.append(self.draw_timer.total / n)
         assert math.isfinite(float(loss.detach()))
-        step_s = statistics.median(times)
-        ot_s = statistics.median(ot)
-        return Measurement(step_s=step_s, ot_share=sum(ot) / sum(times), ot_s=ot_s,
-                           steps_timed=per_repeat * repeats, repeats=repeats,
-                           extra={"emd_s": statistics.median(emd), "draw_s": statistics.median(drawn)})
+
+    def finish(self):
+        return Measurement(step_s=statistics.median(self.times), ot_share=sum(self.ot) / sum(self.times),
+                           ot_s=statistics.median(self.ot), steps_timed=self.per_repeat * self.repeats,
+                           repeats=self.repeats,
+                           extra={"emd_s": statistics.median(self.emd), "draw_s": statistics.median(self.drawn)})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -455,26 +454,29 @@ class CellbridgeSide:
     def step(self):
         return self.trainer.step()
 
-    def measure(self):
-        dev = self.device
-        probe = 3 if self.B <= 1024 else 2
-        _, per_repeat, repeats = plan_timing(self.step, dev, probe)
-        times = []
-        for _ in range(repeats):  # the rate: plain steps, one synchronisation per repeat
-            sync(dev)
-            t0 = time.perf_counter()
-            for _ in range(per_repeat):
-                loss = self.step()
-            sync(dev)
-            times.append((time.perf_counter() - t0) / per_repeat)
+    def prepare(self):
+        self.per_repeat, self.repeats = plan_timing(self.step, self.device, 3 if self.B <= 1024 else 2)
+        self.times = []
+
+    def repeat(self):  # the rate: plain steps, one synchronisation per repeat
+        dev, n = self.device, self.per_repeat
+        sync(dev)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            loss = self.step()
+        sync(dev)
+        self.times.append((time.perf_counter() - t0) / n)
         assert bool(torch.isfinite(loss).all())
-        step_s = statistics.median(times)
+
+    def finish(self):
+        dev = self.device
+        step_s = statistics.median(self.times)
         notes = []
-        # the OT share: the same trainer's steps with every call into cellbridge.ot timed
+        # the OT share: further steps of the same trainer with every call into cellbridge.ot timed
         ot_timer = Timer(dev)
         restore = _instrument_ot_calls(ot_timer)
         try:
-            n = max(1, min(per_repeat * repeats, round(2 * ARGS.repeat_seconds / step_s)))
+            n = max(1, min(self.per_repeat * self.repeats, round(2 * ARGS.repeat_seconds / step_s)))
             sync(dev)
             t0 = time.perf_counter()
             for _ in range(n):
@@ -496,7 +498,7 @@ class CellbridgeSide:
         if self.dropped:
             notes.append(f"SF2MConfig lacks {', '.join(self.dropped)} (package defaults used)")
         return Measurement(step_s=step_s, ot_share=share, ot_s=ot_s,
-                           steps_timed=per_repeat * repeats, repeats=repeats, note="; ".join(notes))
+                           steps_timed=self.per_repeat * self.repeats, repeats=self.repeats, note="; ".join(notes))
 
     def _time_ot(self, target):
         dev = self.device
@@ -622,7 +624,7 @@ def render(results, device, cmd, started, elapsed, problems, errors):
                 grouped.setdefault(f"{side}: {m.note}", []).append(f"d={d}/B={B}")
     lines.append("Notes:\n")
     lines.append(f"- Each row: {ARGS.warmup} warm-up steps, then {ARGS.repeats} repeats of about "
-                 f"{ARGS.repeat_seconds:g} s each; a step slower than {ARGS.slow_step_seconds:g} s gets one "
+                 f"{ARGS.repeat_seconds:g} s each, torchcfm's and cellbridge's repeats alternating; a step slower than {ARGS.slow_step_seconds:g} s gets one "
                  "warm-up step and 3 repeats of a single step (see \"steps timed\").")
     lines.append("- Both sides draw each minibatch with replacement on the device (torchcfm's from the harness, "
                  "`torch.randint`; cellbridge's from its own sampler).")
@@ -657,25 +659,46 @@ def main():
         sides = {ARGS.which: sides[ARGS.which]}
 
     results, problems, errors = {}, {}, []
+
+    def fail(name, d, B, e):
+        msg = f"{type(e).__name__}: {e}"
+        log(f"  {name:10s} d={d:3d} B={B:5d}: FAILED {msg}")
+        errors.append(f"- d={d}, batch {B}, {name} failed: {msg}")
+
     for d, B in rows:
         problem = problems.get(d) or make_problem((d, B), device, ARGS.seed)
         problems[d] = problem
         d = problem.d
         results[(d, B)] = {}
+        t0 = time.perf_counter()
+        built = {}
         for name, cls in sides.items():
-            t0 = time.perf_counter()
             try:
                 side = cls(problem, B, device)
-                m = side.measure()
+                side.prepare()  # warm-up, steps per repeat
+                built[name] = side
             except Exception as e:  # e.g. cellbridge's trainer not written yet: report, go on
-                msg = f"{type(e).__name__}: {e}"
-                log(f"  {name:10s} d={d:3d} B={B:5d}: FAILED {msg}")
-                errors.append(f"- d={d}, batch {B}, {name} failed: {msg}")
+                fail(name, d, B, e)
+        # alternate the sides' repeats so that a change in machine load hits both alike
+        for r in range(max((s.repeats for s in built.values()), default=0)):
+            for name, side in list(built.items()):
+                if r < side.repeats:
+                    try:
+                        side.repeat()
+                    except Exception as e:
+                        fail(name, d, B, e)
+                        del built[name]
+        for name, side in built.items():
+            try:
+                m = side.finish()
+            except Exception as e:
+                fail(name, d, B, e)
                 continue
             results[(d, B)][name] = m
             PARAMS.setdefault(d, {})[name] = side.n_params
             log(f"  {name:10s} d={d:3d} B={B:5d}: {1 / m.step_s:9.2f} steps/s  {1e3 * m.step_s:9.2f} ms/step  "
-                f"OT {100 * m.ot_share:5.1f}%  params {side.n_params}  ({time.perf_counter() - t0:.0f} s)")
+                f"OT {100 * m.ot_share:5.1f}%  params {side.n_params}")
+        log(f"  row d={d} B={B} took {time.perf_counter() - t0:.0f} s")
     elapsed = time.perf_counter() - t_start
     argv0 = Path(sys.argv[0]).resolve()
     script = str(argv0.relative_to(REPO)) if argv0.is_relative_to(REPO) else sys.argv[0]

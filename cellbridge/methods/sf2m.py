@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -108,7 +108,6 @@ class SF2MConfig:
     val_batches: int = 4
     patience: int | None = None
     log_every: int = 50
-    extra: dict = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise ValueError on settings that cannot work."""
@@ -199,6 +198,7 @@ class SF2MTrainer:
         self.history: list[tuple[int, float, float, float]] = []
         self.val_history: list[tuple[int, float]] = []
         self.steps_done = 0
+        self._plan_cache = None  # (sampler, times used, x0, x1, plan) while a plan is being reused
 
     # -- one step -----------------------------------------------------------------------------------------
     def coupled_batch(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,7 +208,7 @@ class SF2MTrainer:
         """
         cfg = self.config
         B = cfg.batch_size
-        cache = getattr(self, "_plan_cache", None)
+        cache = self._plan_cache
         if reuse > 1 and cache is not None and cache[0] is sampler and cache[1] < reuse:
             _, used, x0, x1, plan = cache
         else:

@@ -96,7 +96,6 @@ def fit(
     seconds = time.perf_counter() - start
     history = {k: v for k, v in model.history.items() if k != "train_seconds"}
     train = dict(model.config["train"])
-    train.pop("extra", None)
     params = {**train, "sigma_normalized": train.pop("sigma"), "time_key": time_key, "use_rep": use_rep,
               "method": method, "sigma": model.sigma, "sigma_given": sigma is not None,
               "rng": rng if isinstance(rng, int) else None}
