@@ -153,9 +153,9 @@ class SF2MTrainer:
     Parameters
     ----------
     x
-        States ``(n_cells, d)``.
+        States ``(n_cells, d)``: an array or a tensor on any device.
     t
-        Time of each cell; the model rescales time to ``[0, 1]`` before it gets here.
+        Time of each cell (array or tensor); the model rescales time to ``[0, 1]`` before it gets here.
     config
         Training settings.
     device
@@ -169,8 +169,10 @@ class SF2MTrainer:
         self.config = config
         self.device = torch.device(device)
         np_rng = as_numpy_rng(rng)
-        t = np.asarray(t, dtype=np.float64)
-        x = np.asarray(x, dtype=np.float32)
+        # accept tensors on any device as well as arrays: the split and sampler work from host copies
+        to_host = lambda v: v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else v  # noqa: E731
+        t = np.asarray(to_host(t), dtype=np.float64)
+        x = np.asarray(to_host(x), dtype=np.float32)
         val_mask = split_validation(t, config.val_fraction, np_rng)
         self.sampler = IntervalSampler(x[~val_mask], t[~val_mask], self.device)
         self.val_sampler = IntervalSampler(x[val_mask], t[val_mask], self.device) if val_mask.any() else None

@@ -55,3 +55,11 @@ def test_training_reduces_loss_and_validation_is_recorded():
 def test_bad_config(bad, match):
     with pytest.raises(ValueError, match=match):
         SF2MConfig(**bad).validate()
+
+
+def test_tensor_input_gives_the_same_trainer_as_arrays():
+    x, t = _course(2, 100)
+    a = SF2MTrainer(x, t, SF2MConfig(sigma=0.3, batch_size=16), rng=0)
+    b = SF2MTrainer(torch.from_numpy(x), torch.from_numpy(t), SF2MConfig(sigma=0.3, batch_size=16), rng=0)
+    assert torch.equal(a.sampler.x, b.sampler.x)
+    torch.testing.assert_close(a.step(), b.step())
