@@ -175,7 +175,12 @@ class SF2MTrainer:
         x = np.asarray(to_host(x), dtype=np.float32)
         val_mask = split_validation(t, config.val_fraction, np_rng)
         self.sampler = IntervalSampler(x[~val_mask], t[~val_mask], self.device)
-        self.val_sampler = IntervalSampler(x[val_mask], t[val_mask], self.device) if val_mask.any() else None
+        self.val_sampler = None
+        if val_mask.any():
+            if len(np.unique(t[val_mask])) < 2:
+                raise ValueError(f"val_fraction={config.val_fraction} holds out cells of fewer than two time points; "
+                                 "raise it or set it to 0")
+            self.val_sampler = IntervalSampler(x[val_mask], t[val_mask], self.device)
         self.val_seed = int(np_rng.integers(2**31))
         dim = self.sampler.dim
         with torch.random.fork_rng(devices=[]):
@@ -195,8 +200,6 @@ class SF2MTrainer:
         self._sinkhorn_budget = (dict(tol=None, max_iter=config.ot_sync_free_iter) if sync_free
                                  else dict(tol=config.ot_tol, max_iter=config.ot_max_iter))
         self.sigma = float(config.sigma)
-        # the static Schrodinger bridge of each interval: eps = 2 sigma^2 Delta
-        self.eps = 2 * self.sigma**2 * (self.sampler.t1 - self.sampler.t0)
         self.history: list[tuple[int, float, float, float]] = []
         self.val_history: list[tuple[int, float]] = []
         self.steps_done = 0
@@ -220,7 +223,8 @@ class SF2MTrainer:
             if cfg.ot_method == "exact":
                 plan = coupling(x0, x1, "exact")
             else:
-                eps = None if cfg.ot_eps_rel is not None else self.eps[: x0.shape[0]]
+                # the static Schrodinger bridge of each of this sampler's intervals: eps = 2 sigma^2 Delta
+                eps = None if cfg.ot_eps_rel is not None else 2 * self.sigma**2 * (sampler.t1 - sampler.t0)
                 plan = coupling(x0, x1, "entropic", eps=eps, eps_rel=cfg.ot_eps_rel, block_size=5,
                                 **self._sinkhorn_budget)
             used = 0

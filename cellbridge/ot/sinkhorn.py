@@ -143,7 +143,6 @@ def sinkhorn(
     block_size: int = 10,
     anneal_blocks: int = 4,
     omega: float = 1.5,
-    f_init: torch.Tensor | None = None,
     g_init: torch.Tensor | None = None,
 ) -> SinkhornOutput:
     """Entropic (optionally unbalanced) optimal transport plan by stabilised Sinkhorn iterations.
@@ -178,8 +177,9 @@ def sinkhorn(
         Over-relaxation of the scaling iterations, ``u <- u^(1 - omega) (a / K v)^omega`` with
         ``1 <= omega < 2``; applied only after a first block at the target eps (balanced only). 1 is plain
         Sinkhorn; about 1.5 roughly halves the iterations at small eps.
-    f_init, g_init
-        Warm-start potentials (e.g. from a previous solve on the same points).
+    g_init
+        Warm-start column potential (e.g. ``g`` of a previous solve on the same points); the row potential
+        needs none, as the first update computes it from ``g``.
 
     Returns
     -------
@@ -208,7 +208,7 @@ def sinkhorn(
     n_blocks = max(1, -(-int(max_iter) // block_size))
 
     log_a, log_b = a.log(), b.log()
-    f = torch.zeros_like(a) if f_init is None else f_init.reshape(batch, n).to(C).clone()
+    f = torch.zeros_like(a)  # overwritten by the first update, which computes f from g
     g = torch.zeros_like(b) if g_init is None else g_init.reshape(batch, m).to(C).clone()
     tiny = torch.finfo(C.dtype).tiny
     # eps scaling starts at the mean cost: there the plan is diffuse and Sinkhorn converges in a few steps.

@@ -63,3 +63,12 @@ def test_tensor_input_gives_the_same_trainer_as_arrays():
     b = SF2MTrainer(torch.from_numpy(x), torch.from_numpy(t), SF2MConfig(sigma=0.3, batch_size=16), rng=0)
     assert torch.equal(a.sampler.x, b.sampler.x)
     torch.testing.assert_close(a.step(), b.step())
+
+
+def test_validation_split_needs_two_time_points():
+    """A time point of 2 cells keeps both for training, so only one time point has validation cells."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(46, 2)).astype(np.float32)
+    t = np.repeat([0.0, 1.0], [2, 44])
+    with pytest.raises(ValueError, match="fewer than two time points"):
+        SF2MTrainer(x, t, SF2MConfig(sigma=0.3, batch_size=8, val_fraction=0.2), rng=0)
