@@ -2,12 +2,12 @@
 
 ``cb.pp`` prepares an AnnData, ``cb.tl`` fits and simulates, ``cb.pl`` plots; the AnnData-free cores
 (:mod:`cellbridge.ot`, :mod:`cellbridge.paths`, :mod:`cellbridge.nn`, :mod:`cellbridge.methods`,
-:mod:`cellbridge.sde`, :mod:`cellbridge.metrics`) can be used on their own.
+:mod:`cellbridge.sde`, :mod:`cellbridge.metrics`, :mod:`cellbridge.evaluation`) can be used on their own.
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, metrics, pl, pp, tl
+from . import datasets, evaluation, metrics, pl, pp, tl
 from .model import CellBridgeModel, load
 
 try:
@@ -15,4 +15,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 
-__all__ = ["pp", "tl", "pl", "datasets", "metrics", "CellBridgeModel", "load", "__version__"]
+__all__ = ["pp", "tl", "pl", "datasets", "evaluation", "metrics", "CellBridgeModel", "load", "__version__"]

@@ -20,3 +20,5 @@ SIM_SOURCE_CELL = "source_cell"
 SIM_SOURCE_TIME = "source_time"
 #: ``uns`` key of the simulated AnnData holding the simulation's settings
 SIMULATION = "cellbridge_simulation"
+#: default ``adata.uns`` key of :func:`cellbridge.tl.leave_one_out`'s record (``results`` table, ``params``)
+DEFAULT_LOO_KEY = "cellbridge_leave_one_out"

@@ -1,6 +1,7 @@
-"""Tools: fit dynamics to an AnnData time course and simulate them."""
+"""Tools: fit dynamics to an AnnData time course, simulate them, and evaluate them by leave-one-out."""
 
 from ._fit import fit
+from ._leave_one_out import leave_one_out
 from ._simulate import simulate
 
-__all__ = ["fit", "simulate"]
+__all__ = ["fit", "simulate", "leave_one_out"]
