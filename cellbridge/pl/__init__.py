@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._leave_one_out import leave_one_out, leave_one_out_cells
 from ._trajectories import trajectories
 
-__all__ = ["trajectories"]
+__all__ = ["trajectories", "leave_one_out", "leave_one_out_cells"]
