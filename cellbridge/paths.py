@@ -110,3 +110,81 @@ def dsbm_forward_target(x1: torch.Tensor, xt: torch.Tensor, t: torch.Tensor, t1:
 def dsbm_backward_target(x0: torch.Tensor, xt: torch.Tensor, t: torch.Tensor, t0: torch.Tensor) -> torch.Tensor:
     """DSBM's backward drift target ``(x0 - x_t) / (t - t0)`` (the reversed bridge's drift to its start)."""
     return (x0 - xt) / (t - t0)
+
+
+# -- multi-marginal spline paths -----------------------------------------------------------------------
+
+
+def natural_spline_matrix(knots) -> torch.Tensor:
+    """The linear map from node values to the second derivatives of the natural cubic spline.
+
+    For knots ``t_0 < ... < t_{K-1}`` and values ``y_k``, the natural cubic spline has second derivatives
+    ``M = W y`` with ``M_0 = M_{K-1} = 0`` and, for interior ``k``,
+    ``h_{k-1} M_{k-1} + 2 (h_{k-1} + h_k) M_k + h_k M_{k+1} = 6 ((y_{k+1} - y_k)/h_k - (y_k - y_{k-1})/h_{k-1})``
+    with ``h_k = t_{k+1} - t_k``. ``W`` depends on the knots only, so it is computed once per time course.
+
+    Returns
+    -------
+    torch.Tensor
+        ``W``, float64, ``(K, K)`` (zero for ``K = 2``: the spline through two nodes is a line).
+    """
+    t = torch.as_tensor(knots, dtype=torch.float64).flatten()
+    K = len(t)
+    if K < 2 or bool((t[1:] <= t[:-1]).any()):
+        raise ValueError("knots must be at least two strictly increasing times")
+    h = t[1:] - t[:-1]
+    A = torch.eye(K, dtype=torch.float64)
+    R = torch.zeros((K, K), dtype=torch.float64)
+    for k in range(1, K - 1):
+        A[k, k - 1], A[k, k], A[k, k + 1] = h[k - 1], 2 * (h[k - 1] + h[k]), h[k]
+        R[k, k - 1], R[k, k], R[k, k + 1] = 6 / h[k - 1], -6 / h[k - 1] - 6 / h[k], 6 / h[k]
+    return torch.linalg.solve(A, R)
+
+
+def spline_path(nodes: torch.Tensor, knots: torch.Tensor, W: torch.Tensor, s: torch.Tensor, tension: float = 1.0):
+    """Mean path and velocity of spline trajectories through coupled cells, on every interval.
+
+    Each trajectory passes through ``nodes[k]`` at ``knots[k]``. On interval ``k`` at fraction ``s`` the
+    path is the straight line between its nodes plus ``tension`` times the natural cubic spline's
+    deviation from it:
+
+        mu(s) = (1 - s) y_k + s y_{k+1} + tension h^2 / 6 [((1 - s)^3 - (1 - s)) M_k + (s^3 - s) M_{k+1}],
+
+    with ``M = W y`` (:func:`natural_spline_matrix`) and ``h = knots[k+1] - knots[k]``. ``tension = 0``
+    gives piecewise-linear paths (the pairwise bridges' means), ``1`` the natural cubic spline; for every
+    value the path meets every node, and the velocity is continuous across nodes only at ``tension = 1``.
+
+    Parameters
+    ----------
+    nodes
+        ``(K, n, d)``: ``n`` trajectories through ``K`` time points.
+    knots
+        ``(K,)`` times of the nodes.
+    W
+        ``(K, K)`` from :func:`natural_spline_matrix` (any float dtype; cast to the nodes').
+    s
+        ``(K - 1, n, 1)`` fractions in ``[0, 1]`` at which to evaluate each interval.
+    tension
+        Weight of the curvature term.
+
+    Returns
+    -------
+    (mean, velocity)
+        Each ``(K - 1, n, d)``: the path and its time derivative at ``knots[k] + s h_k``.
+    """
+    M = tension * torch.einsum("kj,jnd->knd", W.to(nodes.dtype), nodes)
+    h = (knots[1:] - knots[:-1]).to(nodes.dtype).reshape(-1, 1, 1)
+    y0, y1, M0, M1 = nodes[:-1], nodes[1:], M[:-1], M[1:]
+    r = 1 - s
+    mean = r * y0 + s * y1 + h**2 / 6 * ((r**3 - r) * M0 + (s**3 - s) * M1)
+    velocity = (y1 - y0) / h + h / 6 * (-(3 * r**2 - 1) * M0 + (3 * s**2 - 1) * M1)
+    return mean, velocity
+
+
+def gaussian_path_flow_target(xt: torch.Tensor, mean: torch.Tensor, velocity: torch.Tensor, s: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+    """Flow target of a Brownian bridge's noise around a moving mean: ``mu' + (1 - 2s)/(2 Delta s (1 - s)) (x_t - mu)``.
+
+    The conditional path ``x_t = mu_t + sigma sqrt(Delta s (1 - s)) z`` has the probability-flow velocity
+    ``mu'_t + (std'_t / std_t)(x_t - mu_t)``; with a straight ``mu`` this is :func:`sf2m_flow_target`.
+    """
+    return velocity + (1 - 2 * s) / (2 * delta * s * (1 - s)) * (xt - mean)

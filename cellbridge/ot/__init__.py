@@ -6,7 +6,7 @@ AnnData-free; every function takes and returns torch tensors on the caller's dev
 from .cost import sq_euclidean
 from .coupling import coupling
 from .exact import exact_plan
-from .sampling import sample_pairs
+from .sampling import sample_chains, sample_pairs
 from .sinkhorn import SinkhornOutput, sinkhorn
 
-__all__ = ["sq_euclidean", "coupling", "exact_plan", "sample_pairs", "sinkhorn", "SinkhornOutput"]
+__all__ = ["sq_euclidean", "coupling", "exact_plan", "sample_pairs", "sample_chains", "sinkhorn", "SinkhornOutput"]

@@ -42,3 +42,40 @@ def sample_pairs(
     w = torch.rand((batch, n_samples, 1), generator=generator, device=P.device, dtype=P.dtype)
     j = torch.searchsorted(col_cdf, w * col_cdf[:, :, -1:], right=True).squeeze(-1).clamp_max_(m - 1)
     return (i[0], j[0]) if squeeze else (i, j)
+
+
+def sample_chains(plans: torch.Tensor, n_samples: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw index chains ``(i_0, ..., i_{K-1})`` through ``K - 1`` consecutive plans (a Markov chain).
+
+    ``i_0`` is drawn from the first plan's row sums, and each ``i_{k+1}`` from row ``i_k`` of ``plans[k]``
+    (normalised), so consecutive indices are distributed as ``plans[k]`` whenever the column sums of
+    ``plans[k-1]`` equal the row sums of ``plans[k]`` (balanced plans between the same cells). This glues
+    the pairwise couplings of a time course into trajectories through every time point, the multi-marginal
+    coupling that spline paths (:func:`cellbridge.paths.spline_path`) are drawn through.
+
+    Parameters
+    ----------
+    plans
+        Non-negative plans ``(K - 1, B, B)``: ``plans[k]`` couples the cells drawn at time point ``k`` with
+        those at ``k + 1``.
+    n_samples
+        Chains to draw.
+    generator
+        Torch generator on the plans' device.
+
+    Returns
+    -------
+    torch.Tensor
+        Indices ``(K, n_samples)``, int64: row ``k`` indexes the cells drawn at time point ``k``.
+    """
+    if plans.ndim != 3 or plans.shape[1] != plans.shape[2]:
+        raise ValueError(f"plans must be (K - 1, B, B), got shape {tuple(plans.shape)}")
+    n_int, B, _ = plans.shape
+    start, _ = sample_pairs(plans[0], n_samples, generator=generator)
+    chain = [start]
+    for k in range(n_int):
+        rows = plans[k][chain[-1]]  # (n_samples, B): the conditional law of the next index
+        cdf = rows.cumsum(dim=1)
+        w = torch.rand((n_samples, 1), generator=generator, device=plans.device, dtype=plans.dtype)
+        chain.append(torch.searchsorted(cdf, w * cdf[:, -1:], right=True).squeeze(-1).clamp_max_(B - 1))
+    return torch.stack(chain)
