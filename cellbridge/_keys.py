@@ -22,3 +22,5 @@ SIM_SOURCE_TIME = "source_time"
 SIMULATION = "cellbridge_simulation"
 #: default ``adata.uns`` key of :func:`cellbridge.tl.leave_one_out`'s record (``results`` table, ``params``)
 DEFAULT_LOO_KEY = "cellbridge_leave_one_out"
+#: default ``adata.varp`` / ``adata.uns`` key of :func:`cellbridge.tl.grn`'s network (scores, edge table, params)
+DEFAULT_GRN_KEY = "cellbridge_grn"

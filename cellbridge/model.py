@@ -6,6 +6,10 @@ inputs of order one whatever the units of the representation and of time. A scal
 geometry: squared costs, hence OT plans, are unchanged up to the factor ``scale^2``. The SDE
 ``dx = f dt + sigma dW`` becomes ``dx' = f T / scale dt' + sigma sqrt(T) / scale dW'`` with ``T`` the time span,
 and the model converts both ways; users only ever see their own units.
+
+Two methods share the model object: [SF]2M (networks ``flow`` and ``score``) and DSBM (networks ``forward``
+and ``backward``, the drifts of the forward SDE and of its time reversal). Both simulate forwards from an
+earlier time or backwards from a later one, by the SDE or by its probability-flow ODE.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import numpy as np
 import torch
 
 from ._logging import logger
-from ._utils import RNGLike, resolve_device, torch_generator
+from ._utils import RNGLike, as_numpy_rng, resolve_device, torch_generator
+from .methods.dsbm import DSBMConfig, DSBMTrainer
 from .methods.sf2m import SF2MConfig, SF2MTrainer
 from .nn import TimeMLP
 from .sde import integrate
@@ -28,6 +33,10 @@ DEFAULT_SIGMA_FRACTION = 0.25
 #: Euler steps per (median) interval when simulating
 DEFAULT_STEPS_PER_INTERVAL = 100
 _FORMAT_VERSION = 1
+#: training configuration of each method
+METHODS = {"sf2m": SF2MConfig, "dsbm": DSBMConfig}
+#: networks each method holds
+_NETWORKS = {"sf2m": ("flow", "score"), "dsbm": ("forward", "backward")}
 
 
 def rms_spread(x: np.ndarray) -> float:
@@ -98,7 +107,8 @@ class CellBridgeModel:
     config
         JSON-serialisable settings: method, sigma (user units), time points, training config, metadata.
     networks
-        ``{"flow": ..., "score": ...}`` for [SF]2M, in normalised coordinates.
+        ``{"flow": ..., "score": ...}`` for [SF]2M, ``{"forward": ..., "backward": ...}`` for DSBM, in
+        normalised coordinates.
     normalization
         The map between user units and training coordinates.
     history
@@ -116,7 +126,13 @@ class CellBridgeModel:
     # -- properties ---------------------------------------------------------------------------------------
     @property
     def method(self) -> str:
+        """``"sf2m"`` or ``"dsbm"``."""
         return self.config["method"]
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """Directions the model can simulate: both for [SF]2M, the trained ones for DSBM."""
+        return tuple(self.config.get("directions", ("forward", "backward")))
 
     @property
     def sigma(self) -> float:
@@ -167,6 +183,8 @@ class CellBridgeModel:
         rng: RNGLike = 0,
         progress: bool = True,
         metadata: dict | None = None,
+        init_model: "CellBridgeModel | None" = None,
+        sf2m_options: dict | None = None,
         **train_kwargs,
     ) -> "CellBridgeModel":
         """Fit a model to cells ``x`` ``(n, d)`` observed at times ``t`` ``(n,)`` (AnnData-free).
@@ -176,7 +194,8 @@ class CellBridgeModel:
         x, t
             States and times in the user's units.
         method
-            ``"sf2m"`` (DSBM follows).
+            ``"sf2m"`` ([SF]2M, :class:`cellbridge.methods.SF2MConfig`) or ``"dsbm"`` (Iterative Markovian
+            Fitting, :class:`cellbridge.methods.DSBMConfig`).
         sigma
             Diffusion coefficient in user units; None picks :func:`default_sigma`.
         device
@@ -187,11 +206,18 @@ class CellBridgeModel:
             Show a progress bar.
         metadata
             Extra JSON-serialisable entries for the config (e.g. ``use_rep``, ``time_key``).
+        init_model
+            DSBM with ``init_coupling="sf2m"`` only: a fitted [SF]2M model of the same representation whose SDE
+            (with its own sigma) makes the first coupling; it is moved to the training device. None fits one
+            first, with ``sf2m_options``.
+        sf2m_options
+            Settings of the [SF]2M fit made for ``init_coupling="sf2m"`` when ``init_model`` is None
+            (fields of :class:`cellbridge.methods.SF2MConfig`); it uses the same sigma.
         **train_kwargs
-            Fields of :class:`cellbridge.methods.sf2m.SF2MConfig` (n_steps, batch_size, lr, ...).
+            Fields of the method's configuration (n_steps, batch_size, lr, ...).
         """
-        if method != "sf2m":
-            raise ValueError(f"unknown method {method!r}; available: 'sf2m'")
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; available: {', '.join(repr(m) for m in METHODS)}")
         x = np.asarray(x, dtype=np.float32)
         t = np.asarray(t, dtype=np.float64)
         if sigma is None:
@@ -199,13 +225,39 @@ class CellBridgeModel:
         elif not (np.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {sigma}")
         norm = Normalization.fit(x, t)
-        unknown = set(train_kwargs) - set(SF2MConfig.__dataclass_fields__) - {"sigma"}
+        config_cls = METHODS[method]
+        unknown = set(train_kwargs) - set(config_cls.__dataclass_fields__) - {"sigma"}
         if unknown:
-            raise TypeError(f"unknown training arguments: {sorted(unknown)}")
-        cfg = SF2MConfig(sigma=norm.sigma_to(sigma), **train_kwargs)
+            raise TypeError(f"unknown training arguments for method={method!r}: {sorted(unknown)}")
+        if method != "dsbm" and (init_model is not None or sf2m_options is not None):
+            raise TypeError("init_model and sf2m_options belong to method='dsbm' with init_coupling='sf2m'")
+        cfg = config_cls(sigma=norm.sigma_to(sigma), **train_kwargs)
+        cfg.validate()
         dev = resolve_device(device, announce=True)
-        trainer = SF2MTrainer(norm.x_to(x), norm.t_to(t), cfg, device=dev, rng=rng)
-        history = trainer.train(progress=progress)
+        extra: dict = {}
+        if method == "sf2m":
+            trainer = SF2MTrainer(norm.x_to(x), norm.t_to(t), cfg, device=dev, rng=rng)
+            history = trainer.train(progress=progress)
+            networks = {"flow": trainer.flow, "score": trainer.score}
+        else:
+            np_rng = as_numpy_rng(rng)
+            init = {}
+            if cfg.init_coupling == "sf2m":
+                if init_model is None:
+                    logger.info("init_coupling='sf2m': fitting [SF]2M for the first coupling")
+                    init_model = cls.fit(x, t, method="sf2m", sigma=sigma, device=dev, rng=np_rng, progress=progress,
+                                         **(sf2m_options or {}))
+                elif sf2m_options is not None:
+                    raise TypeError("give either init_model or sf2m_options, not both")
+                init = init_model._as_init(norm, x.shape[1], dev)
+                extra["init_model"] = {"method": init_model.method, "sigma": init_model.sigma,
+                                       "train": init_model.config.get("train")}
+            elif init_model is not None or sf2m_options is not None:
+                raise TypeError("init_model and sf2m_options need init_coupling='sf2m'")
+            trainer = DSBMTrainer(norm.x_to(x), norm.t_to(t), cfg, device=dev, rng=np_rng, **init)
+            history = trainer.train(progress=progress)
+            networks = {"forward": trainer.forward, "backward": trainer.backward}
+            extra["directions"] = [d for d in ("forward", "backward") if d in trainer.trained]
         config = {
             "format_version": _FORMAT_VERSION,
             "method": method,
@@ -213,28 +265,81 @@ class CellBridgeModel:
             "dim": int(x.shape[1]),
             "time_points": [float(v) for v in np.unique(t)],
             "train": cfg.to_dict(),
-            "network": trainer.flow.config,
+            "network": next(iter(networks.values())).config,
+            **extra,
             **(metadata or {}),
         }
-        return cls(config, {"flow": trainer.flow, "score": trainer.score}, norm, history)
+        return cls(config, networks, norm, history)
+
+    def _as_init(self, target: Normalization, dim: int, device: torch.device) -> dict:
+        """This [SF]2M model's forward SDE in ``target``'s coordinates: ``{"init_drift", "init_sigma"}``."""
+        if self.method != "sf2m":
+            raise ValueError(f"init_model must be an [SF]2M model, not {self.method!r}")
+        if self.dim != dim:
+            raise ValueError(f"init_model has dimension {self.dim}, the data {dim}")
+        self.to(device)
+        src = self.normalization
+        f = self._normalized_drift(True, "forward")
+        as_t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
+        shift = as_t(target.center) - as_t(src.center)
+        f_factor = (src.scale / src.t_span) * (target.t_span / target.scale)
+
+        def drift(t, x):
+            # target coordinates -> user units -> this model's coordinates, and the drift back again
+            x_src = (x * target.scale + shift) / src.scale
+            t_src = (t * target.t_span + target.t_origin - src.t_origin) / src.t_span
+            return f(t_src, x_src) * f_factor
+
+        return {"init_drift": drift, "init_sigma": target.sigma_to(self.sigma)}
 
     # -- dynamics -----------------------------------------------------------------------------------------
-    def _normalized_drift(self, stochastic: bool):
+    def _check_direction(self, direction: str, stochastic: bool) -> None:
+        if direction not in ("forward", "backward"):
+            raise ValueError(f"direction must be 'forward' or 'backward', not {direction!r}")
+        needed = (direction,) if stochastic else ("forward", "backward")
+        if self.method == "dsbm":
+            missing = [d for d in needed if d not in self.directions]
+            if missing:
+                what = "the probability-flow ODE" if not stochastic else f"simulating {direction}"
+                raise ValueError(f"{what} needs the {' and '.join(missing)} network, which this DSBM model never "
+                                 "trained (n_iterations=1): fit with n_iterations >= 2")
+
+    def _normalized_drift(self, stochastic: bool, direction: str = "forward"):
+        """Drift in the direction of travel, in normalised coordinates.
+
+        Forwards: ``dx = drift dt + sigma dW``. Backwards, with ``tau = -t``: ``dx = drift dtau + sigma dW``.
+        [SF]2M: forwards ``v + sigma^2/2 s``, backwards (the time reversal) ``-v + sigma^2/2 s``; ODE ``+-v``.
+        DSBM: forwards ``f``, backwards ``b``; ODE ``+-(f - b)/2``: the forward SDE's reversal has drift
+        ``-f + sigma^2 grad log p = b``, so ``sigma^2 grad log p = f + b`` and the probability-flow velocity is
+        ``f - sigma^2/2 grad log p = (f - b)/2``.
+        """
+        self._check_direction(direction, stochastic)
+        sign = 1.0 if direction == "forward" else -1.0
+        if self.method == "dsbm":
+            fwd, bwd = self.networks["forward"], self.networks["backward"]
+            if not stochastic:
+                return lambda t, x: sign * 0.5 * (fwd(t, x) - bwd(t, x))
+            net = fwd if direction == "forward" else bwd
+            return lambda t, x: net(t, x)
         flow, score = self.networks["flow"], self.networks["score"]
         sigma = self.normalization.sigma_to(self.sigma)
         if not stochastic:
-            return lambda t, x: flow(t, x)
-        return lambda t, x: flow(t, x) + 0.5 * sigma**2 * score(t, x)
+            return lambda t, x: sign * flow(t, x)
+        return lambda t, x: sign * flow(t, x) + 0.5 * sigma**2 * score(t, x)
 
     @torch.no_grad()
-    def drift(self, t: float, x: np.ndarray, *, stochastic: bool = True) -> np.ndarray:
+    def drift(self, t: float, x: np.ndarray, *, stochastic: bool = True, direction: str = "forward") -> np.ndarray:
         """The learned drift at time ``t`` (user units) and states ``x`` ``(n, d)``, in user units per time.
 
-        ``stochastic=True`` gives the SDE drift ``v + sigma^2/2 * score``, False the probability-flow velocity.
+        ``direction="forward"``: the drift of ``dx = drift dt + sigma dW`` (SDE, ``stochastic=True``) or the
+        probability-flow velocity (``stochastic=False``). ``"backward"``: the drift of the time-reversed
+        process in reversed time ``tau = -t``, ``dx = drift dtau + sigma dW`` (minus the velocity for the ODE).
+        [SF]2M: ``v + sigma^2/2 s`` forwards, ``-v + sigma^2/2 s`` backwards. DSBM: its forward and backward
+        networks; the ODE velocity is ``(f - b) / 2``.
         """
         n = self.normalization
         xt = torch.as_tensor(n.x_to(np.asarray(x, dtype=np.float32)), dtype=torch.float32, device=self.device)
-        f = self._normalized_drift(stochastic)(float(n.t_to(t)), xt)
+        f = self._normalized_drift(stochastic, direction)(float(n.t_to(t)), xt)
         return f.cpu().numpy() * n.scale / n.t_span
 
     @torch.no_grad()
@@ -246,6 +351,7 @@ class CellBridgeModel:
         stochastic: bool = True,
         steps_per_interval: int = DEFAULT_STEPS_PER_INTERVAL,
         method: str = "euler",
+        direction: str = "forward",
         rng: RNGLike = 0,
     ) -> np.ndarray:
         """Push cells ``x0`` ``(n, d)`` from ``t_eval[0]`` through the times ``t_eval`` (user units).
@@ -255,13 +361,18 @@ class CellBridgeModel:
         x0
             Initial states in user units.
         t_eval
-            Increasing times; the first is the start (need not be a time point of the data).
+            Times, the first being the start (need not be a time point of the data): increasing forwards,
+            decreasing backwards.
         stochastic
             Euler-Maruyama on the SDE (True) or the probability-flow ODE (False).
         steps_per_interval
             Integration steps per median interval between the model's time points.
         method
             ODE scheme (``"euler"``, ``"heun"``, ``"rk4"``); the SDE always uses Euler-Maruyama.
+        direction
+            ``"forward"`` (default) in time, or ``"backward"``: from a later time towards earlier ones with the
+            time-reversed dynamics (DSBM's backward network; for [SF]2M the reversal ``-v + sigma^2/2 s``
+            of its SDE, in reversed time).
         rng
             Seed for the Brownian increments.
 
@@ -273,16 +384,25 @@ class CellBridgeModel:
         x0 = np.asarray(x0, dtype=np.float32)
         if x0.ndim != 2 or x0.shape[1] != self.dim:
             raise ValueError(f"x0 must have shape (n_cells, {self.dim}), got {x0.shape}")
+        self._check_direction(direction, stochastic)
         t_eval = np.asarray(t_eval, dtype=np.float64)
-        if t_eval.ndim != 1 or len(t_eval) < 1 or np.any(np.diff(t_eval) < 0):
-            raise ValueError("t_eval must be a non-empty increasing sequence of times")
+        if t_eval.ndim != 1 or len(t_eval) < 1:
+            raise ValueError("t_eval must be a non-empty sequence of times")
+        if direction == "forward" and np.any(np.diff(t_eval) < 0):
+            raise ValueError("t_eval must be increasing to simulate forward")
+        if direction == "backward" and np.any(np.diff(t_eval) > 0):
+            raise ValueError("t_eval must be decreasing to simulate backward")
         n = self.normalization
         dt = float(np.median(np.diff(n.t_to(self.time_points)))) / steps_per_interval
         dev = self.device
         x = torch.as_tensor(n.x_to(x0), dtype=torch.float32, device=dev)
         gen = torch_generator(rng, dev)
         sigma = n.sigma_to(self.sigma) if stochastic else 0.0
-        path = integrate(self._normalized_drift(stochastic), x, n.t_to(t_eval), dt=dt, sigma=sigma,
+        drift = self._normalized_drift(stochastic, direction)
+        if direction == "backward":  # integrate() steps x + h drift with h < 0: hand it the drift in dt
+            travel = drift
+            drift = lambda t, x: -travel(t, x)  # noqa: E731
+        path = integrate(drift, x, n.t_to(t_eval), dt=dt, sigma=sigma,
                          method="euler" if stochastic else method, generator=gen)
         return n.x_from(path.cpu().numpy())
 
@@ -314,7 +434,13 @@ class CellBridgeModel:
         config = payload["config"]
         if config.get("format_version", 0) > _FORMAT_VERSION:
             raise ValueError(f"model format {config['format_version']} is newer than this cellbridge understands")
+        if config.get("method") not in _NETWORKS:
+            raise ValueError(f"{path} holds a model of method {config.get('method')!r}, which this cellbridge does "
+                             f"not know (known: {', '.join(_NETWORKS)})")
         states = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        if set(states) != set(_NETWORKS[config["method"]]):
+            raise ValueError(f"{path}/weights.pt holds networks {sorted(states)}, expected "
+                             f"{sorted(_NETWORKS[config['method']])} for method {config['method']!r}")
         net_cfg = config["network"]
         networks = {}
         for name, state in states.items():

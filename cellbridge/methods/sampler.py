@@ -73,3 +73,11 @@ class IntervalSampler:
         x0 = self._draw(slice(0, -1), batch_size, generator)
         x1 = self._draw(slice(1, None), batch_size, generator)
         return x0, x1
+
+    def sample_time_points(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``batch_size`` cells, with replacement, at every time point: ``(K, batch_size, d)``.
+
+        Unlike :meth:`sample`, each draw serves both intervals its time point belongs to, so that plans of
+        consecutive intervals can be chained (:func:`cellbridge.ot.sample_chains`).
+        """
+        return self._draw(slice(None), batch_size, generator)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from ._grn import grn_graph, grn_heatmap
 from ._leave_one_out import leave_one_out, leave_one_out_cells
 from ._trajectories import trajectories
 
-__all__ = ["trajectories", "leave_one_out", "leave_one_out_cells"]
+__all__ = ["trajectories", "leave_one_out", "leave_one_out_cells", "grn_heatmap", "grn_graph"]

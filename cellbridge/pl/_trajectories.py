@@ -74,8 +74,14 @@ def trajectories(
             raise ValueError(
                 f"use_rep=None but sim.uns[{SIMULATION!r}]['use_rep'] is missing: pass use_rep explicitly"
             )
+    def rep(obj):  # "X" is the matrix itself (a model fitted in X simulates into X)
+        m = obj.X if use_rep == "X" else obj.obsm[use_rep]
+        return np.asarray(m.toarray() if hasattr(m, "toarray") else m)
+
     for name, obj in (("adata", adata), ("sim", sim)):
-        if use_rep not in obj.obsm:
+        if use_rep == "X" and obj.X is None:
+            raise KeyError(f"{name}.X is empty")
+        if use_rep != "X" and use_rep not in obj.obsm:
             raise KeyError(f"{name}.obsm has no {use_rep!r}; available: {list(obj.obsm.keys())}")
     if time_key not in adata.obs:
         raise KeyError(f"adata.obs has no column {time_key!r}")
@@ -85,15 +91,15 @@ def trajectories(
     dims = tuple(int(d) for d in dims)
     if len(dims) != 2:
         raise ValueError(f"dims must name two columns, got {dims}")
-    n_cols = np.asarray(adata.obsm[use_rep]).shape[1]
-    if any(d < 0 or d >= n_cols for d in dims) or np.asarray(sim.obsm[use_rep]).shape[1] != n_cols:
+    n_cols = rep(adata).shape[1]
+    if any(d < 0 or d >= n_cols for d in dims) or rep(sim).shape[1] != n_cols:
         raise ValueError(f"dims {dims} out of range for {use_rep!r} with {n_cols} columns (or sim differs)")
     if n_trajectories < 0:
         raise ValueError(f"n_trajectories must be non-negative, got {n_trajectories}")
 
-    obs_xy = np.asarray(adata.obsm[use_rep])[:, dims]
+    obs_xy = rep(adata)[:, dims]
     obs_t = parse_time(adata.obs[time_key], name=time_key)
-    sim_xy = np.asarray(sim.obsm[use_rep])[:, dims]
+    sim_xy = rep(sim)[:, dims]
     traj_ids = sim.obs[SIM_TRAJECTORY].to_numpy()
     sim_t = sim.obs[SIM_TIME].to_numpy(dtype=np.float64)
 

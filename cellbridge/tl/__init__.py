@@ -1,7 +1,8 @@
 """Tools: fit dynamics to an AnnData time course, simulate them, and evaluate them by leave-one-out."""
 
 from ._fit import fit
+from ._grn import grn
 from ._leave_one_out import leave_one_out
 from ._simulate import simulate
 
-__all__ = ["fit", "simulate", "leave_one_out"]
+__all__ = ["fit", "simulate", "leave_one_out", "grn"]

@@ -22,11 +22,11 @@ def fit(
     method: str = "sf2m",
     sigma: float | None = None,
     *,
-    n_steps: int = 2000,
-    batch_size: int = 256,
-    lr: float = 1e-3,
-    hidden_dims: tuple[int, ...] = (64, 64, 64),
-    ot_method: str = "entropic",
+    n_steps: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    hidden_dims: tuple[int, ...] | None = None,
+    ot_method: str | None = None,
     device: str | torch.device = "auto",
     rng: RNGLike = 0,
     progress: bool = True,
@@ -35,10 +35,13 @@ def fit(
 ) -> CellBridgeModel:
     """Fit stochastic dynamics between the consecutive time points of a time course.
 
-    One network over absolute time serves every interval; each training step draws cells from both ends
-    of every interval, couples them by entropic optimal transport (the static Schrodinger bridge of a
-    Brownian reference with diffusion ``sigma``) and regresses the flow and score of Brownian bridges
-    between the coupled cells ([SF]2M, Tong et al. 2024).
+    One network over absolute time serves every interval. With ``method="sf2m"`` (default) each training
+    step draws cells from both ends of every interval, couples them by entropic optimal transport (the
+    static Schrodinger bridge of a Brownian reference with diffusion ``sigma``) and regresses the flow and
+    score of Brownian bridges between the coupled cells ([SF]2M, Tong et al. 2024). With ``method="dsbm"``
+    a forward and a backward drift network are fitted by Iterative Markovian Fitting (DSBM, Shi et al.
+    2023): bridge matching on a coupling of every interval, then new couplings made by simulating the
+    learned SDE, alternating directions (see :mod:`cellbridge.methods.dsbm`).
 
     Parameters
     ----------
@@ -50,16 +53,19 @@ def fit(
         Representation to model (``"X_pca"`` by default; ``"X"`` for the expression matrix itself).
         :func:`cellbridge.pp.prepare` computes PCA when it is missing.
     method
-        ``"sf2m"``.
+        ``"sf2m"`` or ``"dsbm"``.
     sigma
         Diffusion coefficient of the reference process, in representation units per square root of the time
         unit. None picks ``0.25 * spread / sqrt(median interval)`` (see
         :func:`cellbridge.model.default_sigma` for the rationale).
     n_steps, batch_size, lr, hidden_dims
-        Optimisation steps, cells per side of every interval per step, Adam's learning rate, and widths of the
-        hidden layers of the networks.
+        Optimisation steps (for DSBM: per IMF iteration), cells (DSBM: bridge samples) per interval per step,
+        Adam's learning rate, and widths of the hidden layers of the networks. None takes the method's
+        default: 2000 steps ([SF]2M) or 1000 per iteration (DSBM), batch 256, lr 1e-3, ``(64, 64, 64)``.
     ot_method
-        ``"entropic"`` (Schrodinger bridge coupling), ``"exact"`` (sigma -> 0 limit) or ``"independent"``.
+        [SF]2M: ``"entropic"`` (Schrodinger bridge coupling, default), ``"exact"`` (sigma -> 0 limit) or
+        ``"independent"``. DSBM: the solver of its initial ``init_coupling="ot"``, ``"entropic"`` (default) or
+        ``"exact"``.
     device
         ``"auto"`` uses CUDA when available and logs which device it picked.
     rng
@@ -69,28 +75,36 @@ def fit(
     key_added
         Key of ``adata.uns`` where the record of the fit is written.
     **kwargs
-        Further settings of :class:`cellbridge.methods.sf2m.SF2MConfig` (``val_fraction``, ``patience``,
-        ``activation``, ``ot_eps_rel``, ...).
+        Further settings of the method: fields of :class:`cellbridge.methods.SF2MConfig` (``val_fraction``,
+        ``patience``, ``activation``, ``ot_eps_rel``, ...) or of :class:`cellbridge.methods.DSBMConfig`
+        (``n_iterations``, ``init_coupling``, ``n_sim``, ``sim_steps``, ``first_direction``, ...); for DSBM
+        with ``init_coupling="sf2m"`` also ``init_model`` (a fitted [SF]2M model) or ``sf2m_options``.
 
     Returns
     -------
     CellBridgeModel
         The fitted model. ``adata.uns[key_added]`` holds ``params``, ``time_points``, ``loss_history``,
-        ``train_seconds`` and ``device``; it is written only if training succeeds.
+        ``train_seconds`` and ``device``; it is written only if training succeeds. For DSBM the loss history
+        is flat over all iterations, with ``iteration`` (the iteration of each step) beside ``step`` and
+        ``loss``, and per-iteration arrays ``iteration_direction``, ``iteration_steps``,
+        ``iteration_pair_cost``, ``iteration_final_loss`` and ``iteration_seconds``.
 
     Examples
     --------
     >>> import cellbridge as cb
     >>> adata = cb.datasets.bifurcation()
     >>> model = cb.tl.fit(adata, time_key="day", n_steps=200, progress=False)  # doctest: +SKIP
+    >>> dsbm = cb.tl.fit(adata, time_key="day", method="dsbm", n_iterations=4, progress=False)  # doctest: +SKIP
     """
     tc = time_course(adata, time_key, use_rep)
+    given = {"n_steps": n_steps, "batch_size": batch_size, "lr": lr, "ot_method": ot_method,
+             "hidden_dims": None if hidden_dims is None else tuple(hidden_dims)}
     start = time.perf_counter()
     model = CellBridgeModel.fit(
         tc.x, tc.t, method=method, sigma=sigma, device=device, rng=rng, progress=progress,
-        n_steps=n_steps, batch_size=batch_size, lr=lr, hidden_dims=tuple(hidden_dims), ot_method=ot_method,
         metadata={"use_rep": use_rep, "time_key": time_key,
                   "time_labels": [tc.labels[float(tp)] for tp in tc.time_points]},
+        **{k: v for k, v in given.items() if v is not None},
         **kwargs,
     )
     seconds = time.perf_counter() - start

@@ -37,9 +37,14 @@ def simulate(
     n_cells: int | None = None,
     stochastic: bool = True,
     steps_per_interval: int = DEFAULT_STEPS_PER_INTERVAL,
+    direction: str = "forward",
     rng: RNGLike = 0,
 ) -> AnnData:
     """Simulate trajectories of a fitted model, starting from the observed cells of one time point.
+
+    Forwards (default) the trajectories run from ``from_time`` to a later ``to_time``; with
+    ``direction="backward"`` they run from a later ``from_time`` back to an earlier ``to_time`` under the
+    time-reversed dynamics (DSBM's backward network, or the reversal of an [SF]2M model's SDE).
 
     Parameters
     ----------
@@ -48,12 +53,13 @@ def simulate(
     model
         A fitted :class:`cellbridge.CellBridgeModel`.
     from_time
-        Observed time point to start from (a number or a label such as ``"day2"``); default the first.
+        Observed time point to start from (a number or a label such as ``"day2"``); default the first
+        (``direction="backward"``: the last).
     to_time
-        Time to simulate to; default the model's last time point.
+        Time to simulate to; default the model's last time point (backward: its first).
     t_eval
-        Times at which to record states (must lie in ``[from_time, to_time]``); default the model's time
-        points in that range, plus ``to_time``.
+        Times at which to record states (must lie between ``from_time`` and ``to_time``); default the model's
+        time points in that range, plus ``to_time``.
     n_cells
         Number of trajectories. Default: one per cell at ``from_time``; fewer are drawn without
         replacement, more with replacement.
@@ -61,13 +67,16 @@ def simulate(
         Euler-Maruyama on the SDE (True) or the deterministic probability-flow ODE (False).
     steps_per_interval
         Integration steps per median interval between time points.
+    direction
+        ``"forward"`` or ``"backward"`` in time.
     rng
         Seed for the choice of starting cells and the Brownian increments.
 
     Returns
     -------
     AnnData
-        One observation per (trajectory, time), ordered by trajectory then time. ``obs`` has ``time``,
+        One observation per (trajectory, time), ordered by trajectory then time in the direction of travel
+        (``from_time`` first). ``obs`` has ``time``,
         ``trajectory``, ``source_cell`` (the starting cell's name) and ``source_time``; ``obsm[use_rep]``
         the states; ``X`` gene-space values through the PCA loadings when ``use_rep`` is ``"X_pca"`` and
         ``adata.varm["PCs"]`` exists (empty otherwise); ``uns["cellbridge_simulation"]`` the settings.
@@ -87,21 +96,32 @@ def simulate(
             return float(parse_time(pd.Series([value]), name=what)[0])
         return float(value)
 
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward', not {direction!r}")
+    if direction not in model.directions:
+        raise ValueError(f"this {model.method} model cannot simulate {direction}: it trained only {list(model.directions)}")
+    forward = direction == "forward"
     from_time = as_time(from_time, "from_time")
-    from_time = float(observed[0]) if from_time is None else from_time
+    from_time = float(observed[0] if forward else observed[-1]) if from_time is None else from_time
     if not np.any(np.isclose(observed, from_time)):
         raise ValueError(f"from_time={from_time:g} is not an observed time point; observed: {observed.tolist()}")
     to_time = as_time(to_time, "to_time")
-    to_time = float(model.time_points[-1]) if to_time is None else to_time
-    if to_time < from_time:
+    to_time = float(model.time_points[-1 if forward else 0]) if to_time is None else to_time
+    if forward and to_time < from_time:
         raise ValueError(f"to_time={to_time:g} precedes from_time={from_time:g}")
+    if not forward and to_time > from_time:
+        raise ValueError(f"to_time={to_time:g} follows from_time={from_time:g}: direction='backward' runs back in time")
+    lo, hi = min(from_time, to_time), max(from_time, to_time)
     if t_eval is None:
         tp = model.time_points
-        t_eval = np.unique(np.concatenate([[from_time], tp[(tp > from_time) & (tp < to_time)], [to_time]]))
+        t_eval = np.unique(np.concatenate([[from_time], tp[(tp > lo) & (tp < hi)], [to_time]]))
     else:
         t_eval = np.unique(np.concatenate([[from_time], np.asarray(t_eval, dtype=np.float64)]))
-        if t_eval.min() < from_time or t_eval.max() > to_time + 1e-12 * max(1.0, abs(to_time)):
-            raise ValueError("t_eval must lie within [from_time, to_time]")
+        tol = 1e-12 * max(1.0, abs(to_time))
+        if t_eval.min() < lo - (0 if forward else tol) or t_eval.max() > hi + (tol if forward else 0):
+            raise ValueError("t_eval must lie between from_time and to_time")
+    if not forward:
+        t_eval = t_eval[::-1].copy()
 
     x_all = get_rep(adata, use_rep)
     if x_all.shape[1] != model.dim:
@@ -113,7 +133,8 @@ def simulate(
             raise ValueError("n_cells must be positive")
         start_idx = gen.choice(start_idx, n_cells, replace=n_cells > len(start_idx))
     seed = int(gen.integers(2**31))
-    states = model.simulate(x_all[start_idx], t_eval, stochastic=stochastic, steps_per_interval=steps_per_interval, rng=seed)
+    states = model.simulate(x_all[start_idx], t_eval, stochastic=stochastic, steps_per_interval=steps_per_interval,
+                            direction=direction, rng=seed)
     n_traj, n_t = len(start_idx), len(t_eval)
     flat = states.transpose(1, 0, 2).reshape(n_traj * n_t, model.dim).astype(np.float32)
     obs = pd.DataFrame({
@@ -124,16 +145,20 @@ def simulate(
     })
     obs.index = [f"traj{k}_t{j}" for k in range(n_traj) for j in range(n_t)]
     genes = _gene_space(adata, flat) if use_rep == keys.DEFAULT_REP else None
-    if genes is not None:
+    if use_rep == "X":  # the model lives in X itself: the states are the simulated X
+        sim = AnnData(X=flat, obs=obs, var=adata.var[[]].copy())
+    elif genes is not None:
         sim = AnnData(X=genes, obs=obs, var=adata.var[[]].copy())
     else:
         sim = AnnData(obs=obs)
-    sim.obsm[use_rep] = flat
+    if use_rep != "X":
+        sim.obsm[use_rep] = flat
     sim.uns[keys.SIMULATION] = h5ad_safe({
         "use_rep": use_rep, "time_key": time_key, "t_eval": t_eval, "from_time": from_time, "to_time": to_time,
         "stochastic": stochastic, "steps_per_interval": steps_per_interval, "method": model.method,
-        "sigma": model.sigma,
+        "sigma": model.sigma, "direction": direction,
     })
-    logger.info(f"simulated {n_traj} trajectories at {n_t} times ({'SDE' if stochastic else 'ODE'}); "
-                f"states in obsm['{use_rep}']" + (", gene-space values in X" if genes is not None else ""))
+    where = f"states in obsm['{use_rep}']" if use_rep != "X" else "states in X"
+    logger.info(f"simulated {n_traj} trajectories {direction} at {n_t} times ({'SDE' if stochastic else 'ODE'}); "
+                + where + (", gene-space values in X" if genes is not None else ""))
     return sim

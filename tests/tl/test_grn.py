@@ -1,0 +1,122 @@
+"""cb.tl.grn: what it writes, where, in which orientation, and that the result stays h5ad-writable."""
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import cellbridge as cb
+from cellbridge.grn.ngm import NGMDrift
+from cellbridge.model import CellBridgeModel, Normalization
+from cellbridge.nn import TimeMLP
+
+GENES = ["a", "b", "c", "d"]
+# hand-set NGM: a -> b (activation), b -| c (repression), d -> a (activation); nothing else
+TRUE = {("a", "b"): 1, ("b", "c"): -1, ("d", "a"): 1}
+
+
+def _model(use_rep="X", dim=4, ngm=True):
+    torch.manual_seed(0)
+    if ngm:
+        flow = NGMDrift(dim, (3,), activation="tanh", time_conditioned=True)
+        with torch.no_grad():
+            flow.w_in.zero_()
+            flow.w_time.zero_()
+            flow.w_out.fill_(1.0)
+            flow.b_out.zero_()
+            for (r, t), s in TRUE.items():
+                flow.w_in[GENES.index(t), :, GENES.index(r)] = s * torch.tensor([1.0, 0.5, 0.25])
+            for i in range(dim):  # degradation: a strong self-column, never an edge
+                flow.w_in[i, :, i] -= 3.0
+    else:
+        flow = TimeMLP(dim, (8,))
+    score = TimeMLP(dim, (8,))
+    config = {"method": "sf2m", "sigma": 0.1, "dim": dim, "time_points": [0.0, 1.0, 2.0],
+              "use_rep": use_rep, "time_key": "day", "time_labels": ["d0", "d1", "d2"], "network": flow.config}
+    norm = Normalization(np.zeros(dim, np.float32), 1.0, 0.0, 2.0)
+    return CellBridgeModel(config, {"flow": flow, "score": score}, norm)
+
+
+def _adata(n=90):
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(rng.normal(size=(n, 4)).astype(np.float32), var=pd.DataFrame(index=GENES))
+    a.obs["day"] = pd.Categorical(np.repeat(["d0", "d1", "d2"], n // 3))
+    a.obs["cluster"] = np.tile(["x", "y", "z"], n // 3)
+    return a
+
+
+def test_grn_writes_varp_and_edges_in_regulator_target_orientation(cb_log, tmp_path):
+    adata, model = _adata(), _model()
+    edges = cb.tl.grn(adata, model)
+    s = adata.varp["cellbridge_grn"]
+    assert s.shape == (4, 4) and np.all(np.diag(s) == 0)
+    for (r, t) in TRUE:
+        assert s[GENES.index(r), GENES.index(t)] > 0  # row = regulator, column = target
+        assert s[GENES.index(t), GENES.index(r)] == 0  # never the reverse
+    assert np.count_nonzero(s) == len(TRUE)
+    rec = adata.uns["cellbridge_grn"]
+    assert rec["edges"] is edges
+    assert list(edges.columns[:5]) == ["regulator", "target", "score", "sign", "jacobian"]
+    assert len(edges) == 12 and set(edges["group"]) == {"all"}
+    top = edges.head(3)
+    assert {(r, t) for r, t in zip(top["regulator"], top["target"])} == set(TRUE)
+    for r, t, sg in zip(top["regulator"], top["target"], top["sign"]):
+        assert sg == TRUE[(r, t)]
+    assert rec["params"]["score_kind"] == "group_norm" and rec["params"]["drift"] == "ngm"
+    assert any("varp['cellbridge_grn']" in r.getMessage() for r in cb_log)
+    # the scores are the metrics' convention: a perfect network
+    truth = pd.DataFrame([(r, t, s) for (r, t), s in TRUE.items()], columns=["regulator", "target", "sign"])
+    res = cb.grn.score_network(s, truth, adata.varp["cellbridge_grn"], genes=GENES)
+    assert res["auroc"] == 1.0
+    signs = edges.pivot(index="regulator", columns="target", values="sign").reindex(index=GENES, columns=GENES).fillna(0)
+    assert cb.grn.signed_accuracy(signs.to_numpy(), truth, genes=GENES) == 1.0
+    adata.write_h5ad(tmp_path / "grn.h5ad")
+    back = ad.read_h5ad(tmp_path / "grn.h5ad")
+    np.testing.assert_array_equal(back.varp["cellbridge_grn"], s)
+    pd.testing.assert_frame_equal(back.uns["cellbridge_grn"]["edges"].reset_index(drop=True),
+                                  edges.reset_index(drop=True), check_categorical=False)
+
+
+def test_grn_subsets_regulators_and_targets():
+    adata, model = _adata(), _model()
+    edges = cb.tl.grn(adata, model, regulators=["a", "b"], targets=["b", "c"], key_added="sub")
+    assert set(edges["regulator"]) <= {"a", "b"} and set(edges["target"]) <= {"b", "c"}
+    assert len(edges) == 3  # a->b, a->c, b->c (b->b is a self-loop)
+    s = adata.varp["sub"]
+    assert s[GENES.index("d"), GENES.index("a")] == 0  # a true edge outside the chosen genes
+    assert s[GENES.index("a"), GENES.index("b")] > 0
+    with pytest.raises(ValueError, match="not among the genes"):
+        cb.tl.grn(adata, model, regulators=["zz"])
+
+
+def test_grn_per_group_and_time_bin():
+    adata, model = _adata(), _model()
+    edges = cb.tl.grn(adata, model, groupby="cluster")
+    assert list(edges["group"].cat.categories) == ["all", "x", "y", "z"]
+    assert (edges.groupby("group", observed=True).size() == 12).all()
+    per = edges[edges["group"] == "y"]
+    assert set(zip(per.head(3)["regulator"], per.head(3)["target"])) == set(TRUE)
+    edges = cb.tl.grn(adata, model, time_bins=True)
+    assert list(edges["group"].cat.categories) == ["all", "d0", "d1", "d2"]
+    edges = cb.tl.grn(adata, model, time_bins=[0.0, 1.0, 2.0], groupby="cluster")
+    assert "x|[0, 1)" in set(edges["group"].astype(str)) and "z|[1, 2]" in set(edges["group"].astype(str))
+    assert adata.uns["cellbridge_grn"]["n_cells_per_group"]["all"] == adata.n_obs
+
+
+def test_grn_of_a_pca_space_model_goes_through_the_loadings():
+    adata = _adata()
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.normal(size=(4, 2)))
+    adata.varm["PCs"] = q.astype(np.float32)
+    adata.obsm["X_pca"] = (adata.X - adata.X.mean(0)) @ q
+    model = _model("X_pca", dim=2, ngm=False)
+    edges = cb.tl.grn(adata, model)
+    s = adata.varp["cellbridge_grn"]
+    assert s.shape == (4, 4) and np.all(np.diag(s) == 0)
+    assert adata.uns["cellbridge_grn"]["params"]["space"] == "genes via PCA loadings"
+    assert set(edges["regulator"]) == set(GENES)
+    # without loadings: edges between the model's own dimensions, nothing in varp
+    del adata.varm["PCs"]
+    edges = cb.tl.grn(adata, model, key_added="pc")
+    assert "pc" not in adata.varp and set(edges["regulator"]) == {"X_pca_1", "X_pca_2"}
