@@ -23,6 +23,7 @@ import torch
 
 from ._logging import logger
 from ._utils import RNGLike, as_numpy_rng, resolve_device, torch_generator
+from .grn.ngm import NGMDrift
 from .methods.dsbm import DSBMConfig, DSBMTrainer
 from .methods.sf2m import SF2MConfig, SF2MTrainer
 from .nn import TimeMLP
@@ -266,6 +267,7 @@ class CellBridgeModel:
             "time_points": [float(v) for v in np.unique(t)],
             "train": cfg.to_dict(),
             "network": next(iter(networks.values())).config,
+            "networks": {name: net.config for name, net in networks.items()},
             **extra,
             **(metadata or {}),
         }
@@ -441,15 +443,23 @@ class CellBridgeModel:
         if set(states) != set(_NETWORKS[config["method"]]):
             raise ValueError(f"{path}/weights.pt holds networks {sorted(states)}, expected "
                              f"{sorted(_NETWORKS[config['method']])} for method {config['method']!r}")
-        net_cfg = config["network"]
         networks = {}
         for name, state in states.items():
-            net = TimeMLP(net_cfg["dim"], net_cfg["hidden_dims"], net_cfg["activation"], net_cfg["n_freqs"], net_cfg["out_dim"])
+            # each network's own config (older saves hold one "network" config shared by all)
+            net = build_network(config.get("networks", {}).get(name, config["network"]))
             net.load_state_dict(state)
             networks[name] = net
         history = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in payload.get("history", {}).items()}
         model = cls(config, networks, Normalization.from_dict(payload["normalization"]), history)
         return model.to(device)
+
+
+def build_network(net_cfg: dict) -> torch.nn.Module:
+    """An untrained network of the class and shape a saved config describes (``kind``: ``"ngm"`` for an
+    :class:`cellbridge.grn.ngm.NGMDrift`, a :class:`cellbridge.nn.TimeMLP` otherwise)."""
+    if net_cfg.get("kind") == "ngm":
+        return NGMDrift(**{k: v for k, v in net_cfg.items() if k != "kind"})
+    return TimeMLP(net_cfg["dim"], net_cfg["hidden_dims"], net_cfg["activation"], net_cfg["n_freqs"], net_cfg["out_dim"])
 
 
 def load(directory: str | Path, *, device: str | torch.device = "cpu") -> CellBridgeModel:

@@ -136,6 +136,11 @@ class NGMDrift(nn.Module):
         # penalty mask in the S[regulator, target] orientation of group_norms()
         self.register_buffer("penalty_mask", mask, persistent=False)
 
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"dim={c['dim']}, out_dim={c['out_dim']}, hidden_dims={c['hidden_dims']}, activation={c['activation']!r}, "
+                f"time_conditioned={c['time_conditioned']}" + (f", n_freqs={c['n_freqs']}" if c["time_conditioned"] else ""))
+
     @property
     def dim(self) -> int:
         return self.config["dim"]
@@ -186,13 +191,20 @@ class NGMDrift(nn.Module):
         return norms.sum()
 
 
-def adaptive_weights(norms: torch.Tensor, gamma: float = 1.0, eps: float = 1e-3) -> torch.Tensor:
+def adaptive_weights(norms: torch.Tensor, gamma: float = 1.0, eps: float = 1e-3,
+                     mask: torch.Tensor | None = None) -> torch.Tensor:
     r"""Weights of the adaptive group lasso from the column norms of a first fit.
 
-    :math:`w_{ji} = (\bar n / (n_{ji} + \epsilon \bar n))^{\gamma}` with :math:`\bar n` the mean of the norms:
-    a column at the average norm keeps weight 1, weaker columns are penalised more, stronger ones less; the
-    relative floor :math:`\epsilon` keeps the weights finite for columns already at zero.
+    :math:`w_{ji} = (\bar n / (n_{ji} + \epsilon \bar n))^{\gamma}` with :math:`\bar n` the mean of the
+    penalised norms (those where ``mask`` is nonzero; all by default): a column at the average norm keeps
+    weight 1, weaker columns are penalised more, stronger ones less; the relative floor :math:`\epsilon`
+    keeps the weights finite for columns already at zero.
     """
     norms = norms.detach()
-    mean = norms.mean().clamp_min(1e-12)
+    if mask is None:
+        mean = norms.mean()
+    else:
+        mask = mask.to(norms.dtype)
+        mean = (norms * mask).sum() / mask.sum().clamp_min(1.0)
+    mean = mean.clamp_min(1e-12)
     return (mean / (norms + eps * mean)) ** gamma

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng, torch_generator
+from ..grn.ngm import NGMDrift, adaptive_weights
 from ..ot import coupling, sample_chains, sample_pairs
 from ..paths import brownian_bridge, gaussian_path_flow_target, natural_spline_matrix, sf2m_flow_target, spline_path
 from ._common import LossLog, host_arrays, make_networks, make_optimizer
@@ -96,6 +97,24 @@ class SF2MConfig:
         Stop after this many validations without improvement and restore the best networks (None: never).
     log_every
         Steps between progress-bar updates (each reads the loss from the device once).
+    drift
+        ``"mlp"`` (default): the flow network is a :class:`cellbridge.nn.TimeMLP`. ``"ngm"``: a neural
+        graphical model (:class:`cellbridge.grn.ngm.NGMDrift`, one MLP per target dimension over all inputs)
+        whose first-layer column norms are the edges of a gene network (:func:`cellbridge.tl.grn`); fit it in
+        gene space. The score network stays a TimeMLP.
+    ngm_hidden_dims
+        Hidden widths of each target's MLP in the NGM.
+    ngm_lambda
+        Weight of the NGM's group lasso, added to the flow loss (a mean squared error per dimension in
+        normalised coordinates) as ``ngm_lambda * sum_{j != i} ||W_i[:, j]||``. Larger values prune more
+        inputs; see ``benchmarks/results/grn.md`` for the grid behind the default.
+    ngm_adaptive
+        Adaptive group lasso: after half of the steps, reweight each column by (mean norm / its norm), so
+        that weak columns are pruned harder and strong ones shrink less
+        (:func:`cellbridge.grn.ngm.adaptive_weights`).
+    ngm_time
+        Whether time enters the NGM (``True``) or its drift is autonomous (``False``, default): a network's
+        rules do not change in time, and without a clock input the genes alone must explain the velocities.
     """
 
     sigma: float
@@ -124,6 +143,11 @@ class SF2MConfig:
     val_batches: int = 4
     patience: int | None = None
     log_every: int = 50
+    drift: str = "mlp"
+    ngm_hidden_dims: tuple[int, ...] = (16,)
+    ngm_lambda: float = 1e-3
+    ngm_adaptive: bool = False
+    ngm_time: bool = False
 
     def validate(self) -> None:
         """Raise ValueError on settings that cannot work."""
@@ -147,10 +171,15 @@ class SF2MConfig:
             raise ValueError(f"lr_schedule must be 'cosine' or 'constant', not {self.lr_schedule!r}")
         if self.patience is not None and self.val_fraction == 0:
             raise ValueError("early stopping (patience) needs a validation set: set val_fraction > 0")
+        if self.drift not in ("mlp", "ngm"):
+            raise ValueError(f"drift must be 'mlp' or 'ngm', not {self.drift!r}")
+        if not (np.isfinite(self.ngm_lambda) and self.ngm_lambda >= 0):
+            raise ValueError(f"ngm_lambda must be a non-negative number, got {self.ngm_lambda}")
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["hidden_dims"] = list(self.hidden_dims)
+        d["ngm_hidden_dims"] = list(self.ngm_hidden_dims)
         return d
 
 
@@ -203,6 +232,12 @@ class SF2MTrainer:
         dim = self.sampler.dim
         self.flow, self.score = make_networks(2, dim, config.hidden_dims, config.activation, config.n_freqs,
                                               int(np_rng.integers(2**31)), self.device)
+        self._ngm_weights = None  # adaptive group-lasso weights, once computed
+        if config.drift == "ngm":
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(np_rng.integers(2**31)))
+                self.flow = NGMDrift(dim, config.ngm_hidden_dims, config.activation, config.n_freqs,
+                                     time_conditioned=config.ngm_time).to(self.device)
         params = list(self.flow.parameters()) + list(self.score.parameters())
         self.optimizer, self.scheduler = make_optimizer(params, lr=config.lr, weight_decay=config.weight_decay,
                                                         lr_schedule=config.lr_schedule, n_steps=config.n_steps,
@@ -314,10 +349,17 @@ class SF2MTrainer:
         return flow_loss, score_loss
 
     def step(self) -> torch.Tensor:
-        """One optimisation step; returns the detached losses ``[total, flow, score]`` (no host read)."""
+        """One optimisation step; returns the detached losses ``[total, flow, score]`` (no host read).
+
+        With ``drift="ngm"`` the total includes the group lasso ``ngm_lambda * penalty``.
+        """
         cfg = self.config
         flow_loss, score_loss = self.losses(self.sampler, self.generator, cfg.ot_reuse)
         loss = flow_loss + cfg.score_weight * score_loss
+        if cfg.drift == "ngm" and cfg.ngm_lambda > 0:
+            if cfg.ngm_adaptive and self._ngm_weights is None and self.steps_done >= cfg.n_steps // 2:
+                self._ngm_weights = adaptive_weights(self.flow.group_norms(), mask=self.flow.penalty_mask)
+            loss = loss + cfg.ngm_lambda * self.flow.group_lasso_penalty(self._ngm_weights)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip is not None:

@@ -79,6 +79,9 @@ def fit(
         ``patience``, ``activation``, ``ot_eps_rel``, ...) or of :class:`cellbridge.methods.DSBMConfig`
         (``n_iterations``, ``init_coupling``, ``n_sim``, ``sim_steps``, ``first_direction``, ...); for DSBM
         with ``init_coupling="sf2m"`` also ``init_model`` (a fitted [SF]2M model) or ``sf2m_options``.
+        For gene regulatory networks ([SF]2M): ``drift="ngm"`` makes the flow a neural graphical model (one
+        MLP per gene, group lasso on its inputs: ``ngm_lambda``, ``ngm_adaptive``, ``ngm_hidden_dims``,
+        ``ngm_time``), to fit with ``use_rep="X"`` on a gene panel and read with :func:`cellbridge.tl.grn`.
 
     Returns
     -------

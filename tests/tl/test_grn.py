@@ -120,3 +120,24 @@ def test_grn_of_a_pca_space_model_goes_through_the_loadings():
     del adata.varm["PCs"]
     edges = cb.tl.grn(adata, model, key_added="pc")
     assert "pc" not in adata.varp and set(edges["regulator"]) == {"X_pca_1", "X_pca_2"}
+
+
+def test_fit_with_ngm_drift_saves_and_loads(tmp_path):
+    adata = _adata()
+    adata.obs["t"] = adata.obs["day"].cat.codes.astype(float)
+    model = cb.tl.fit(adata, "t", use_rep="X", drift="ngm", ngm_adaptive=True, ngm_hidden_dims=(5,), n_steps=6,
+                      batch_size=16, progress=False)
+    flow = model.networks["flow"]
+    assert isinstance(flow, NGMDrift) and flow.config["hidden_dims"] == [5]
+    assert not flow.config["time_conditioned"]  # autonomous by default
+    assert isinstance(model.networks["score"], TimeMLP)
+    assert model.config["train"]["drift"] == "ngm" and adata.uns["cellbridge"]["params"]["ngm_lambda"] == 1e-3
+    model.save(tmp_path / "m")
+    back = cb.load(tmp_path / "m")
+    assert isinstance(back.networks["flow"], NGMDrift) and isinstance(back.networks["score"], TimeMLP)
+    np.testing.assert_array_equal(back.drift(1.0, adata.X[:7]), model.drift(1.0, adata.X[:7]))
+    e1 = cb.tl.grn(adata, model, key_added="a")
+    e2 = cb.tl.grn(adata, back, key_added="b")
+    np.testing.assert_allclose(e1["score"].to_numpy(), e2["score"].to_numpy())
+    with pytest.raises(ValueError, match="drift"):
+        cb.tl.fit(adata, "t", use_rep="X", drift="tree", n_steps=2, progress=False)
