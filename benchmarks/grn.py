@@ -55,8 +55,12 @@ DATA = Path(os.environ.get("CELLBRIDGE_DATA_DIR", ROOT.parent / "shared" / "data
 NETWORKS = ("dyn-LI", "dyn-CY", "dyn-LL", "dyn-BF", "dyn-TF", "SERGIO-DS4")
 BOOLODE = NETWORKS[:5]
 METHODS = ("pearson", "spearman", "genie3", "ot_ridge", "cellbridge")
+#: table rows: the methods, and cellbridge's fit read a second way (group norms)
+ROWS = ("pearson", "spearman", "genie3", "ot_ridge", "cellbridge", "cellbridge_norms")
 TITLES = {"pearson": "Pearson |r|", "spearman": "Spearman |r|", "genie3": "GENIE3-style random forest",
-          "ot_ridge": "ridge on OT-matched velocities", "cellbridge": "cellbridge [SF]2M + NGM drift"}
+          "ot_ridge": "ridge on OT-matched velocities",
+          "cellbridge": "**cellbridge** [SF]2M + NGM drift, mean abs. Jacobian (default)",
+          "cellbridge_norms": "cellbridge, same fits, NGM group norms"}
 # ../shared/benchmarks/peers.md: AUROC / AUPRC ratio
 PEERS = {
     "Pearson |r|": [(0.745, 2.58), (0.722, 1.36), (0.858, 6.94), (0.544, 1.09), (0.429, 1.24), (0.707, 3.35)],
@@ -68,8 +72,56 @@ PEERS = {
                                                (0.662, 1.43), (0.668, 2.17)],
 }
 #: cellbridge's settings (see the results file for how they were chosen)
-CELLBRIDGE_FIT = dict(drift="ngm", n_steps=1000, batch_size=256, ngm_lambda=1e-3, ngm_time=False)
-CELLBRIDGE_GRN = dict(score="auto")
+CELLBRIDGE_FIT = dict(drift="ngm", n_steps=int(os.environ.get("GRN_BENCH_STEPS", 1000)), batch_size=256, ot_method="exact", ngm_lambda=1e-3, ngm_time=True)
+
+
+NOTES = """
+## Reading
+
+- **The issue's target is not met.** cellbridge's NGM drift reaches a mean AUROC of {cb_mean} over the five
+  BoolODE networks (target 0.90; the best baseline here, the GENIE3-style forest, {g3_mean}; the peers' flow
+  matching + NGM 0.644), the best AUPRC ratio on {n_best_prc} of the six networks (target: most), and the
+  right sign on {sign_range} of the true edges (target: at least 90%).
+- Where it stands: above the peers' flow matching + NGM on average (0.733 against 0.644) and by far on
+  dyn-LI (0.83 against 0.69) and the cycle dyn-CY (0.82 against 0.30, and above every baseline), but below
+  it on dyn-LL (0.81 against 0.93), dyn-BF and dyn-TF. On the chains dyn-LI and dyn-LL the tree ensemble
+  is better (0.90, 0.95); on the branching dyn-BF and dyn-TF it is little above random (0.57, 0.64), and
+  on SERGIO DS4 (three stages of steady-state cell types, 100 genes) at random (0.54).
+- Why: with K = 5 bins each snapshot spans a fifth of the simulation, so the OT-matched pairs that the flow
+  regresses on span one or two gene switches at once, and a velocity is an average over a long, curved
+  stretch. With BoolODE's true RNA velocities (`VelocityData.csv`, for diagnosis only) a per-target ridge
+  regression reaches AUROC 0.98 / 0.92 / 0.98 / 0.70 / 0.70 on LI / CY / LL / BF / TF: the velocity estimate is the
+  bottleneck on the chains and the cycle, and even perfect velocities leave the branching networks hard
+  (the genes after the branch point are explained by the branch, not by their regulators). The peers' note
+  that OT-velocity ridge gains 0.2 AUROC from 10 bins points the same way. SERGIO's stages are steady
+  states: between them there is no dynamics to read, only differences of cell-type means.
+- Signs come from the Jacobian averaged over all observed cells; they are right for 83% of dyn-CY's edges
+  but 60-70% elsewhere. A likely cause (not verified): an edge acts only in the few cells where its target
+  is switching, and the average mixes them with the many where the fitted field is flat or extrapolates.
+
+## How the settings were chosen (one seed per cell, dyn-LI / CY / LL / BF / TF, 1000 steps, exact OT)
+
+| NGM setting | group norms | mean abs. Jacobian | mean AUROC (norms / Jacobian) |
+|---|---|---|---|
+| autonomous, ngm_lambda 1e-3 | 0.633 / 0.528 / 0.763 / 0.591 / 0.570 | 0.808 / 0.514 / 0.698 / 0.613 / 0.617 | 0.617 / 0.650 |
+| autonomous, ngm_lambda 1e-2 | 0.608 / 0.528 / 0.694 / 0.641 / 0.632 | 0.686 / 0.521 / 0.679 / 0.628 / 0.623 | 0.621 / 0.627 |
+| **time-conditioned, ngm_lambda 1e-3** | 0.576 / 0.764 / 0.867 / 0.578 / 0.656 | 0.820 / 0.847 / 0.808 / 0.572 / 0.643 | 0.688 / **0.738** |
+
+Hence the defaults `ngm_time=True`, `ngm_lambda=1e-3` and, for an NGM, `cb.tl.grn(score="auto")` = the mean
+absolute Jacobian over the observed cells (exactly zero where the group lasso removed a column, like the
+norms; unlike them it ignores first-layer weight that cancels or saturates downstream). Earlier runs with
+entropic OT at the default sigma (spline or straight bridges), `ngm_adaptive=True` with ngm_lambda 1e-2,
+32 hidden units, or bridge times drawn from [0, 1] without clipping all stayed within 0.58-0.81 on dyn-LI
+and dyn-BF; a smaller sigma (0.05 x spread) made Sinkhorn several times slower for no gain. On SERGIO DS4 an
+autonomous NGM with ngm_lambda 1e-2 gave 0.51-0.53. The linear test system of
+`tests/grn/test_readout.py` (8 genes, 8 signed edges, 16 starting clusters) is recovered with AUROC
+0.99-1.00 and every sign right by both scores (six system / model seeds).
+
+A prototype outside the package that fits the same NGM by integrating it from each snapshot to the next
+and matching the next snapshot (energy distance, no bridges) reached 0.84 on dyn-BF and 0.73 on dyn-TF
+(mean of three seeds' scores) but failed on dyn-LL (0.40): a simulation-based fit is the direction to try
+for the branching networks.
+"""
 
 
 def load(name: str):
@@ -131,14 +183,19 @@ def ot_ridge(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     return _zero_diag(np.abs(coef).T)
 
 
-def cellbridge_grn(adata, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    model = cb.tl.fit(adata, "time", use_rep="X", rng=seed, progress=False, **CELLBRIDGE_FIT)
-    cb.tl.grn(adata, model, **CELLBRIDGE_GRN)
-    s = np.asarray(adata.varp["cellbridge_grn"], dtype=np.float64)
-    edges = adata.uns["cellbridge_grn"]["edges"]
+def _sign_matrix(edges: pd.DataFrame, genes) -> np.ndarray:
     signs = edges[edges["group"] == "all"].pivot(index="regulator", columns="target", values="sign")
-    signs = signs.reindex(index=adata.var_names, columns=adata.var_names).fillna(0).to_numpy()
-    return s, signs, {}
+    return signs.reindex(index=genes, columns=genes).fillna(0).to_numpy()
+
+
+def cellbridge_grn(adata, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One fit, read twice: ``{row: (scores, signs)}``."""
+    model = cb.tl.fit(adata, "time", use_rep="X", rng=seed, progress=False, **CELLBRIDGE_FIT)
+    out = {}
+    for row, score in (("cellbridge", "auto"), ("cellbridge_norms", "group_norm")):
+        edges = cb.tl.grn(adata, model, score=score, key_added=row)
+        out[row] = (np.asarray(adata.varp[row], dtype=np.float64), _sign_matrix(edges, list(adata.var_names)))
+    return out
 
 
 def run(networks, methods, seeds) -> pd.DataFrame:
@@ -152,29 +209,29 @@ def run(networks, methods, seeds) -> pd.DataFrame:
             deterministic = method in ("pearson", "spearman", "ot_ridge")
             for seed in (seeds[:1] if deterministic else seeds):
                 start = time.perf_counter()
-                signs = None
                 if method in ("pearson", "spearman"):
-                    s = correlation(x, method)
+                    found = {method: (correlation(x, method), None)}
                 elif method == "genie3":
-                    s = genie3(x, seed)
+                    found = {method: (genie3(x, seed), None)}
                 elif method == "ot_ridge":
-                    s = ot_ridge(x, t)
+                    found = {method: (ot_ridge(x, t), None)}
                 else:
-                    s, signs, _ = cellbridge_grn(adata.copy(), seed)
+                    found = cellbridge_grn(adata.copy(), seed)
                 sec = time.perf_counter() - start
-                res = score_network(s, truth, signs, genes=genes)
-                rows.append({"network": name, "method": method, "seed": seed, "seconds": sec,
-                             **{k: res[k] for k in ("auroc", "auprc", "auprc_ratio", "early_precision_ratio",
-                                                    "signed_accuracy", "edge_density", "n_true_edges")}})
-                print(f"{name:11s} {method:10s} seed {seed}: AUROC {res['auroc']:.3f} AUPRC ratio "
-                      f"{res['auprc_ratio']:.2f} EPR {res['early_precision_ratio']:.2f} signs "
-                      f"{res['signed_accuracy']:.2f} ({sec:.0f}s)", flush=True)
+                for row, (s, signs) in found.items():
+                    res = score_network(s, truth, signs, genes=genes)
+                    rows.append({"network": name, "method": row, "seed": seed, "seconds": sec,
+                                 **{k: res[k] for k in ("auroc", "auprc", "auprc_ratio", "early_precision_ratio",
+                                                        "signed_accuracy", "edge_density", "n_true_edges")}})
+                    print(f"{name:11s} {row:16s} seed {seed}: AUROC {res['auroc']:.3f} AUPRC ratio "
+                          f"{res['auprc_ratio']:.2f} EPR {res['early_precision_ratio']:.2f} signs "
+                          f"{res['signed_accuracy']:.2f} ({sec:.0f}s)", flush=True)
     return pd.DataFrame(rows)
 
 
 def report(df: pd.DataFrame, command: str, started: str, wall: float) -> str:
     nets = [n for n in NETWORKS if n in set(df["network"])]
-    methods = [m for m in METHODS if m in set(df["method"])]
+    methods = [m for m in ROWS if m in set(df["method"])]
     agg = df.groupby(["method", "network"]).agg(
         auroc=("auroc", "mean"), auroc_sd=("auroc", "std"), ratio=("auprc_ratio", "mean"),
         epr=("early_precision_ratio", "mean"), sign=("signed_accuracy", "mean"), n=("seed", "size"),
@@ -182,7 +239,7 @@ def report(df: pd.DataFrame, command: str, started: str, wall: float) -> str:
     lines = [
         "# Gene-network recovery from snapshots (BEELINE BoolODE, K = 5 time bins; SERGIO DS4)",
         "",
-        f"Command: `{command}`. Started {started}; {wall / 60:.1f} min wall clock on {platform.processor() or platform.machine()}"
+        f"Command: `{command}`. Started {started}; {wall / 60:.1f} min wall clock (the issue allows 30) on {platform.processor() or platform.machine()}"
         f" ({os.cpu_count()} cores, shared), torch {torch.__version__} CPU, one thread, `nice -n 10`.",
         "",
         "Protocol of `../shared/benchmarks/peers.md`: log1p expression, cells binned by the true simulation step into 5 "
@@ -210,11 +267,23 @@ def report(df: pd.DataFrame, command: str, started: str, wall: float) -> str:
                   + ", ".join(f"{n} {agg.loc[('cellbridge', n)].sign:.2f}" for n in nets)
                   + f"; seconds per fit: " + ", ".join(f"{n} {agg.loc[('cellbridge', n)].seconds:.0f}" for n in nets)
                   + "."]
+    if "cellbridge" in methods and set(NETWORKS) <= set(nets):
+        best_prc = sum(max(ROWS, key=lambda m: agg.loc[(m, n)].ratio if (m, n) in agg.index else -1) in
+                       ("cellbridge", "cellbridge_norms") for n in nets)
+        signs = [agg.loc[("cellbridge", n)].sign for n in nets]
+        lines += [NOTES.format(
+            cb_mean=f"{np.mean([agg.loc[('cellbridge', n)].auroc for n in BOOLODE]):.3f}",
+            g3_mean=f"{np.mean([agg.loc[('genie3', n)].auroc for n in BOOLODE]):.3f}",
+            n_best_prc=best_prc, sign_range=f"{min(signs):.0%}-{max(signs):.0%}").rstrip()]
     lines += ["", "## Peers (`../shared/benchmarks/peers.md`, AUROC / AUPRC ratio)", "",
               "| method | " + " | ".join(NETWORKS) + " | mean AUROC (BoolODE) |", "|---|" + "---|" * len(NETWORKS) + "---:|"]
     for name, vals in PEERS.items():
         lines.append(f"| {name} | " + " | ".join(f"{a:.3f} / {r:.2f}" for a, r in vals) + f" | {np.mean([a for a, _ in vals[:5]]):.3f} |")
-    return "\n".join(lines) + "\n"
+    lines += ["", "This run's baselines land on the peers' numbers (Pearson exactly, the forest within 0.02) except "
+              "the OT-velocity ridge, 0.1-0.16 lower on dyn-LI, dyn-LL and SERGIO: the peers' script is not "
+              "available and its matching or regression differs (unstandardised genes or a fixed alpha move "
+              "ours by at most 0.05)."]
+    return "\n".join(lines).replace("|r|", "\\|r\\|") + "\n"
 
 
 def main(argv=None) -> None:
@@ -231,13 +300,15 @@ def main(argv=None) -> None:
     command = "python benchmarks/grn.py " + " ".join(argv if argv is not None else sys.argv[1:])
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     t0 = time.perf_counter()
-    if args.report:
+    if args.report:  # the settings of the run that made the rows
         df = pd.read_csv(args.csv)
+        command, started = str(df["command"].iloc[0]), str(df["started"].iloc[0])
     else:
         df = run(args.networks, args.methods, args.seeds)
+        df["command"], df["started"], df["minutes"] = command.strip(), started, (time.perf_counter() - t0) / 60
         if args.csv != "-":
             df.to_csv(args.csv, index=False)
-    text = report(df, command.strip(), started, time.perf_counter() - t0)
+    text = report(df, command.strip(), started, 60 * float(df["minutes"].iloc[0]))
     if args.out == "-":
         print(text)
     else:

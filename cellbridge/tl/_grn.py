@@ -74,9 +74,11 @@ def grn(
     of gene :math:`i` depends on the level of gene :math:`j`: an edge :math:`j \to i`, activating when
     :math:`\bar J_{ij} > 0`.
 
-    - **NGM drift in gene space** (``cb.tl.fit(..., use_rep="X", drift="ngm")``): edge scores are the
-      first-layer group norms :math:`\lVert W^{(i)}_{:, j} \rVert`, signs those of the Jacobian averaged
-      over cells and times.
+    - **NGM drift in gene space** (``cb.tl.fit(..., use_rep="X", drift="ngm")``): edge scores are the mean
+      absolute Jacobian over the cells, :math:`\overline{|J_{ij}|}`, exactly zero where the group lasso
+      removed the first-layer column :math:`W^{(i)}_{:, j}` (``score="group_norm"``: the column norms
+      :math:`\lVert W^{(i)}_{:, j} \rVert` themselves, Bellot et al.'s score, which ranked edges less well
+      in ``benchmarks/results/grn.md``); signs are those of the Jacobian averaged over cells and times.
     - **Any other drift in gene space**: scores :math:`|\bar J|`. Caveat: the drift of a Schrodinger bridge
       with a Brownian reference is a gradient field with a symmetric Jacobian, which cannot tell
       :math:`j \to i` from :math:`i \to j`; fit with ``drift="ngm"`` for directed networks.
@@ -104,7 +106,7 @@ def grn(
     time_key
         Column of ``adata.obs`` with the times (default: the one the model was fitted with).
     score
-        Overall scores: ``"auto"`` (group norms for an NGM in gene space, else :math:`|\bar J|`),
+        Overall scores: ``"auto"`` (:math:`\overline{|J|}` for an NGM in gene space, else :math:`|\bar J|`),
         ``"group_norm"``, ``"abs_mean_jacobian"`` or ``"mean_abs_jacobian"`` (see
         :func:`cellbridge.grn.readout.read_network`).
     group_score

@@ -111,12 +111,12 @@ def test_ngm_fit_recovers_a_sparse_linear_system_with_signs():
     adata.obs["time"] = t
     model = cb.tl.fit(adata, "time", use_rep="X", drift="ngm", ngm_lambda=1e-2, n_steps=600, batch_size=128,
                       ot_method="exact", progress=False, rng=0)
-    edges = cb.tl.grn(adata, model)  # scores: the NGM's group norms; signs: the mean Jacobian
+    edges = cb.tl.grn(adata, model)  # scores: mean |Jacobian| of the NGM; signs: the mean Jacobian
     signs = (edges.pivot(index="regulator", columns="target", values="sign")
              .reindex(index=genes, columns=genes).fillna(0).to_numpy())
     res = score_network(adata.varp["cellbridge_grn"], truth, signs, genes=genes)
     assert res["auroc"] > 0.95, res
     assert res["signed_accuracy"] >= 0.9, res
-    # the Jacobian readout of the same fit agrees
-    cb.tl.grn(adata, model, score="abs_mean_jacobian", key_added="jac")
-    assert score_network(adata.varp["jac"], truth, genes=genes)["auroc"] > 0.95
+    # the group norms of the same fit rank the edges almost as well
+    cb.tl.grn(adata, model, score="group_norm", key_added="norms")
+    assert score_network(adata.varp["norms"], truth, genes=genes)["auroc"] > 0.9

@@ -63,7 +63,7 @@ def test_grn_writes_varp_and_edges_in_regulator_target_orientation(cb_log, tmp_p
     assert {(r, t) for r, t in zip(top["regulator"], top["target"])} == set(TRUE)
     for r, t, sg in zip(top["regulator"], top["target"], top["sign"]):
         assert sg == TRUE[(r, t)]
-    assert rec["params"]["score_kind"] == "group_norm" and rec["params"]["drift"] == "ngm"
+    assert rec["params"]["score_kind"] == "mean_abs_jacobian" and rec["params"]["drift"] == "ngm"
     assert any("varp['cellbridge_grn']" in r.getMessage() for r in cb_log)
     # the scores are the metrics' convention: a perfect network
     truth = pd.DataFrame([(r, t, s) for (r, t), s in TRUE.items()], columns=["regulator", "target", "sign"])
@@ -129,7 +129,7 @@ def test_fit_with_ngm_drift_saves_and_loads(tmp_path):
                       batch_size=16, progress=False)
     flow = model.networks["flow"]
     assert isinstance(flow, NGMDrift) and flow.config["hidden_dims"] == [5]
-    assert not flow.config["time_conditioned"]  # autonomous by default
+    assert flow.config["time_conditioned"]
     assert isinstance(model.networks["score"], TimeMLP)
     assert model.config["train"]["drift"] == "ngm" and adata.uns["cellbridge"]["params"]["ngm_lambda"] == 1e-3
     model.save(tmp_path / "m")
