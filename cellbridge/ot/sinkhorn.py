@@ -91,14 +91,17 @@ def _workspace(shape: torch.Size, dtype: torch.dtype, device: torch.device) -> t
     return cache[1]
 
 
-def _matvec(K: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def _matvec(K: torch.Tensor, v: torch.Tensor, *, per_problem: bool | None = None) -> torch.Tensor:
     """Batched ``K @ v`` for ``K`` ``(batch, n, m)`` and ``v`` ``(batch, m)``.
 
-    On CUDA one ``bmm``; on the CPU a loop of ``mv`` calls, because torch's CPU ``bmm`` of matrices by
-    vectors is 4-9x slower than BLAS ``gemv`` per problem once the batch has more than one problem.
+    On accelerators one ``bmm``; on the CPU (``per_problem=None`` picks by device) a loop of ``mv`` calls,
+    because torch's CPU ``bmm`` of matrices by vectors is 4-9x slower than BLAS ``gemv`` per problem once
+    the batch has more than one problem.
     """
-    if K.device.type != "cpu":
-        return _matvec(K, v)
+    if per_problem is None:
+        per_problem = K.device.type == "cpu"
+    if not per_problem:
+        return torch.bmm(K, v.unsqueeze(-1)).squeeze(-1)
     if K.shape[0] == 1:
         return torch.mv(K[0], v[0]).unsqueeze(0)
     return torch.stack([torch.mv(K[b], v[b]) for b in range(K.shape[0])])

@@ -128,3 +128,19 @@ def test_bad_arguments():
         sinkhorn(C[0], eps=1.0)
     with pytest.raises(ValueError, match="unknown coupling"):
         coupling(torch.zeros(3, 2), torch.zeros(3, 2), method="nope")
+
+
+def test_batched_matvec_paths_agree():
+    # the accelerator path (one bmm) must equal the CPU path (gemv per problem); it is otherwise only
+    # exercised on a GPU, which CI does not have
+    from cellbridge.ot.sinkhorn import _matvec
+
+    g = torch.Generator().manual_seed(0)
+    K = torch.rand(3, 7, 5, generator=g)
+    v = torch.rand(3, 5, generator=g)
+    ref = torch.einsum("bnm,bm->bn", K, v)
+    for per_problem in (True, False):
+        torch.testing.assert_close(_matvec(K, v, per_problem=per_problem), ref)
+        # transposed views, as the solver passes them
+        torch.testing.assert_close(_matvec(K.transpose(1, 2), ref, per_problem=per_problem),
+                                   torch.einsum("bnm,bn->bm", K, ref))
