@@ -51,6 +51,11 @@ PEERS = {
 }
 FIT = dict(n_steps=2000, batch_size=256, lr=1e-3, hidden_dims=(64, 64, 64), activation="selu", n_freqs=0)
 VARIANTS = {"sf2m-spline": dict(path="spline", spline_tension=1.0)}
+# DSBM (IMF from minibatch-OT couplings, cellbridge's defaults) at the same network; 4 outer iterations of
+# 1000 steps of one direction's network each, so as many network updates as [SF]2M's 2000 steps of two
+# networks. Forward SDE only: DSBM learns no score, hence no probability-flow ODE.
+DSBM_FIT = dict(n_iterations=4, n_steps=1000, batch_size=256, lr=1e-3, hidden_dims=(64, 64, 64), activation="selu",
+                n_freqs=0)
 
 
 def load(name: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -75,17 +80,27 @@ def load(name: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"unknown data set {name!r}; choose from {DATASETS}")
 
 
-def run(name: str, data_dir: Path, n_seeds: int, n_steps: int) -> pd.DataFrame:
+def run(name: str, data_dir: Path, n_seeds: int, n_steps: int, method: str = "sf2m") -> pd.DataFrame:
     x, t = load(name, data_dir)
     predictors = {}
-    for label, extra in VARIANTS.items():
-        def factory(x_train, t_train, rng, extra=extra):
-            return cb.CellBridgeModel.fit(x_train, t_train, device="cpu", rng=rng, progress=False,
-                                          **{**FIT, "n_steps": n_steps}, **extra)
-        predictors[label] = model_predictor(factory, label, stochastic=(True, False), steps_per_interval=100)
+    if method == "dsbm":
+        def dsbm_factory(x_train, t_train, rng):
+            return cb.CellBridgeModel.fit(x_train, t_train, method="dsbm", device="cpu", rng=rng, progress=False,
+                                          **DSBM_FIT)
+        predictors["dsbm"] = model_predictor(dsbm_factory, "dsbm", stochastic=True, steps_per_interval=100)
+    else:
+        for label, extra in VARIANTS.items():
+            def factory(x_train, t_train, rng, extra=extra):
+                return cb.CellBridgeModel.fit(x_train, t_train, device="cpu", rng=rng, progress=False,
+                                              **{**FIT, "n_steps": n_steps}, **extra)
+            predictors[label] = model_predictor(factory, label, stochastic=(True, False), steps_per_interval=100)
     start = time.perf_counter()
-    res = leave_one_out(x, t, predictors, metrics=("w1", "w2", "mmd", "energy"), n_seeds=n_seeds, rng=0)
+    # the baselines are computed once, with the [SF]2M run
+    baselines = () if method == "dsbm" else ("previous", "next", "random_pairs", "ot_interpolation")
+    res = leave_one_out(x, t, predictors, metrics=("w1", "w2", "mmd", "energy"), baselines=baselines,
+                        n_seeds=n_seeds, rng=0)
     res.insert(0, "dataset", name)
+    res["run"] = method
     res["seconds"] = time.perf_counter() - start
     res["n_steps"] = n_steps
     return res
@@ -107,7 +122,7 @@ def report(out: Path) -> None:
     res = pd.concat(frames)
     w1 = res[res.metric == "w1"]
     names = {"sf2m-spline-sde": "cellbridge [SF]2M spline, SDE", "sf2m-spline-ode": "cellbridge [SF]2M spline, ODE",
-             "previous": "previous snapshot", "next": "next snapshot", "random_pairs": "random-pair interpolation",
+             "dsbm-sde": "cellbridge DSBM-IMF+, SDE", "previous": "previous snapshot", "next": "next snapshot", "random_pairs": "random-pair interpolation",
              "ot_interpolation": "OT interpolation"}
     present = [d for d in DATASETS if d in set(w1.dataset)]
     lines = ["# Leave-one-timepoint-out W1 (protocol LOT-v1)", ""]
@@ -120,7 +135,9 @@ def report(out: Path) -> None:
             v = w1[(w1.dataset == d) & (w1.method == method)].value
             cells.append(f"{v.mean():.3g} ± {v.std():.2g}" if len(v) else "")
             ratios.append(v.mean() / ot_mean[d] if len(v) else np.nan)
-        bold = method.startswith("sf2m")
+        if not any(len(w1[(w1.dataset == d) & (w1.method == method)]) for d in present):
+            continue
+        bold = method.startswith(("sf2m", "dsbm"))
         lines.append(f"| {'**' + label + '**' if bold else label} | " + " | ".join(cells)
                      + f" | {np.nanmean(ratios):.3f} ({', '.join(f'{r:.3f}' for r in ratios)}) |")
     lines += ["", "Peers, from `../shared/benchmarks/peers.md` (same protocol, same machine type):", "",
@@ -130,20 +147,28 @@ def report(out: Path) -> None:
         ratios = [vals[d][0] / PEERS["OT interpolation"][d][0] for d in present]
         lines.append(f"| {label} | " + " | ".join(f"{vals[d][0]:.3g} ± {vals[d][1]:.2g}" for d in present)
                      + f" | {np.mean(ratios):.3f} |")
-    per_point = w1[w1.method.isin(["sf2m-spline-sde", "ot_interpolation"])].pivot_table(
+    models = [m for m in ("sf2m-spline-sde", "dsbm-sde") if m in set(w1.method)]
+    per_point = w1[w1.method.isin([*models, "ot_interpolation"])].pivot_table(
         index=["dataset", "held_out"], columns="method", values="value", aggfunc="mean")
-    per_point["ratio"] = per_point["sf2m-spline-sde"] / per_point["ot_interpolation"]
-    lines += ["", "Per held-out point (mean over seeds), cellbridge SDE against OT interpolation:", "",
-              markdown(per_point, 3), ""]
+    for m in models:
+        per_point[f"ratio {m}"] = per_point[m] / per_point["ot_interpolation"]
+    seeds_per_point = w1[w1.method.isin(models)].groupby(["dataset", "held_out", "method"]).seed.nunique()
+    per_point["seeds"] = seeds_per_point.unstack("method").apply(
+        lambda r: "/".join(str(int(v)) if v == v else "-" for v in r), axis=1)
+    lines += ["", "Per held-out point (mean over seeds), cellbridge SDEs against OT interpolation (seeds: "
+              + " / ".join(models) + "):", "", markdown(per_point, 3), ""]
     other = res[res.metric != "w1"].groupby(["dataset", "metric", "method"]).value.mean().unstack("method")
     lines += ["Other metrics (mean over held-out points and seeds):", "", markdown(other), ""]
     seeds = sorted(res.seed.unique())
     lines += ["## Settings", "",
               f"- Command: `python benchmarks/leave_one_out.py --datasets ...` then `--report`; {len(seeds)} seeds "
-              f"per held-out point; fits {({**FIT, 'n_steps': sorted(res.n_steps.unique().tolist())})} with {VARIANTS}.",
+              f"per held-out point (fewer where the per-point table says so); [SF]2M fits "
+              f"{({**FIT, 'n_steps': sorted(res.n_steps.unique().tolist())})} with {VARIANTS}; DSBM fits {DSBM_FIT} "
+              "(`--methods dsbm`).",
               f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
               f"{torch.__version__}, one torch thread per process; {datetime.date.today().isoformat()}.",
-              f"- Wall time per data set (s): {res.groupby('dataset').seconds.first().round(0).to_dict()}.", ""]
+              f"- Wall time per data set and run (s): "
+              f"{res.fillna({'run': 'sf2m'}).groupby(['dataset', 'run']).seconds.first().round(0).to_dict()}.", ""]
     out.write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -154,13 +179,17 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--n-steps", type=int, default=FIT["n_steps"])
+    p.add_argument("--methods", nargs="+", default=["sf2m"], choices=["sf2m", "dsbm"],
+                   help="models to fit (the baselines come with sf2m); each writes its own CSV")
     p.add_argument("--report", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS / "leave_one_out.md")
     args = p.parse_args()
     torch.set_num_threads(1)
     for name in args.datasets:
-        res = run(name, args.data_dir, args.seeds, args.n_steps)
-        res.to_csv(RESULTS / f"leave_one_out_{name}.csv", index=False)
+        for method in args.methods:
+            res = run(name, args.data_dir, args.seeds, args.n_steps, method)
+            suffix = "" if method == "sf2m" else f"_{method}"
+            res.to_csv(RESULTS / f"leave_one_out_{name}{suffix}.csv", index=False)
     if args.report:
         report(args.out)
 
