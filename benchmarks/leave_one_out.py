@@ -53,7 +53,7 @@ FIT = dict(n_steps=2000, batch_size=256, lr=1e-3, hidden_dims=(64, 64, 64), acti
 VARIANTS = {"sf2m-spline": dict(path="spline", spline_tension=1.0)}
 # DSBM (IMF from minibatch-OT couplings, cellbridge's defaults) at the same network; 4 outer iterations of
 # 1000 steps of one direction's network each, so as many network updates as [SF]2M's 2000 steps of two
-# networks. Forward SDE only: DSBM learns no score, hence no probability-flow ODE.
+# networks. Forward SDE only (its probability-flow ODE, from both drifts, is not scored here).
 DSBM_FIT = dict(n_iterations=4, n_steps=1000, batch_size=256, lr=1e-3, hidden_dims=(64, 64, 64), activation="selu",
                 n_freqs=0)
 
