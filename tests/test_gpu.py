@@ -34,3 +34,12 @@ def test_training_step_stays_on_the_device():
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert losses.device.type == "cuda" and bool(torch.isfinite(losses).all())
+
+
+def test_dense_metrics_on_cuda_match_numpy():
+    from cellbridge.metrics import energy_distance, mmd_rbf
+
+    r = np.random.default_rng(0)
+    x, y = r.normal(size=(1500, 10)), r.normal(size=(1200, 10)) + 0.2
+    assert mmd_rbf(x, y, device="cuda") == pytest.approx(mmd_rbf(x, y), rel=1e-7)
+    assert energy_distance(x, y, device="cuda") == pytest.approx(energy_distance(x, y), rel=1e-7)

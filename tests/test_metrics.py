@@ -189,3 +189,18 @@ def test_energy_distance_matches_scipy_in_one_dimension():
     assert energy_distance(x, y) == pytest.approx(expected, rel=1e-9)
     assert energy_distance(x, x) == pytest.approx(0.0, abs=1e-9)
     assert energy_distance(x, y) == pytest.approx(energy_distance(y, x), rel=1e-12)
+
+
+@pytest.mark.parametrize("n, m", [(301, 250), (2, 3)])
+def test_torch_device_path_equals_numpy(n, m):
+    # the torch path (used on accelerators) computes the same statistics, median bandwidth included
+    # (an even number of pairs for n + m = 5: NumPy's mean of the two middle values); torch.cdist's
+    # matrix-product form loses a few float64 digits, hence 1e-8 and not exact equality
+    r = np.random.default_rng(1)
+    x, y = r.normal(size=(n, 4)), r.normal(size=(m, 4)) + 0.4
+    assert mmd_rbf(x, y, device="cpu") == pytest.approx(mmd_rbf(x, y), rel=1e-8, abs=1e-12)
+    assert mmd_rbf(x, y, 0.7, device="cpu") == pytest.approx(mmd_rbf(x, y, 0.7), rel=1e-8, abs=1e-12)
+    assert energy_distance(x, y, device="cpu") == pytest.approx(energy_distance(x, y), rel=1e-8)
+    # and subsamples the same cells from the same seed
+    assert energy_distance(x, y, max_cells=100, rng=3, device="cpu") == pytest.approx(
+        energy_distance(x, y, max_cells=100, rng=3), rel=1e-8)

@@ -10,7 +10,7 @@ from anndata import AnnData
 
 from .._keys import DEFAULT_LOO_KEY, DEFAULT_REP
 from .._logging import logger
-from .._utils import RNGLike
+from .._utils import RNGLike, resolve_device
 from .._validation import time_course
 from ..evaluation import BASELINES
 from ..evaluation.leave_one_out import leave_one_out as _leave_one_out
@@ -77,7 +77,8 @@ def leave_one_out(
     max_cells
         Each side of a distance is subsampled to at most this many cells (exact OT is cubic in the count).
     device
-        Device of the fits (``"auto"``: CUDA when available).
+        Device of the fits (``"auto"``: CUDA when available); on an accelerator MMD and energy distance are
+        computed there too.
     rng
         Seed of the whole evaluation.
     progress
@@ -116,8 +117,12 @@ def leave_one_out(
         else:
             raise TypeError(f"method must be 'sf2m', 'dsbm', a model factory or None, not {type(method).__name__}")
         predictors[name] = model_predictor(factory, name, stochastic=stochastic, steps_per_interval=steps_per_interval)
+    # the dense-kernel metrics go where the fits go when that is an accelerator
+    fit_device = resolve_device(device)
+    metric_device = fit_device if fit_device.type != "cpu" else None
     results = _leave_one_out(tc.x, tc.t, predictors, holdout=holdout, metrics=metrics, baselines=baselines,
-                             n_seeds=n_seeds, max_cells=max_cells, rng=rng, progress=progress)
+                             n_seeds=n_seeds, max_cells=max_cells, metric_device=metric_device, rng=rng,
+                             progress=progress)
     params = {"time_key": time_key, "use_rep": use_rep, "method": method if isinstance(method, str) else str(method),
               "holdout": sorted(results["held_out"].unique().tolist()), "metrics": list(metrics),
               "baselines": list(baselines), "n_seeds": int(n_seeds), "steps_per_interval": int(steps_per_interval),

@@ -104,3 +104,12 @@ def test_tl_leave_one_out_leaves_adata_alone_on_bad_input():
     with pytest.raises(TypeError, match="factory"):
         cb.tl.leave_one_out(adata, "day", method=lambda x, t, rng: None, n_steps=10, progress=False)
     assert "cellbridge_leave_one_out" not in adata.uns
+
+
+def test_metric_device_gives_the_host_values():
+    x, t = two_lanes(n=60)
+    kw = dict(metrics=("w1", "mmd", "energy"), baselines=("ot_interpolation", "random_pairs"), progress=False, rng=2)
+    host = leave_one_out(x, t, **kw)
+    dev = leave_one_out(x, t, metric_device="cpu", **kw)  # the torch path of mmd and energy
+    assert host[RESULT_COLUMNS[:-1]].equals(dev[RESULT_COLUMNS[:-1]])
+    np.testing.assert_allclose(dev["value"], host["value"], rtol=1e-8, atol=1e-12)
