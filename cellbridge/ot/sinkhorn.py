@@ -14,7 +14,9 @@ then matrix-vector products) is an order of magnitude faster but underflows in f
 large. We alternate the two, as in Schmitzer (2019, "Stabilized sparse scaling algorithms"):
 
 * an exact log-domain update of ``f`` yields the stabilised kernel
-  ``K_ij = a_i b_j exp((f_i + g_j - C_ij)/eps)`` with rows summing to ``a`` (so no row of it can vanish);
+  ``diag(u0) K`` with ``K_ij = b_j exp((g_j - C_ij)/eps - max_j(...))`` and rows summing to ``a`` (so no row
+  of it can vanish); ``K`` is stored with entries in ``[exp(-40), 1]`` or exactly 0, and the row scaling
+  ``u0`` starts the scaling iterations;
 * cheap scaling iterations ``v = b / K^T u``, ``u = a / K v`` follow, in blocks of ``block_size``;
 * the kernel is rebuilt (scalings absorbed into the potentials, ``f += eps log u``, ``g += eps log v``,
   and a new log-domain update) whenever eps changes or a scaling drifts beyond ``exp(20)``.
@@ -48,6 +50,7 @@ _MAX_LOG_SCALING = 20.0
 #: n m up to 1e8, and the flushed ones are below float32 resolution of their row's sum. A column flushed
 #: entirely behaves as one that underflows (see the module notes): the next rebuild absorbs its scaling.
 _LOG_KERNEL_FLOOR = 40.0
+_KERNEL_FLOOR = math.exp(-_LOG_KERNEL_FLOOR)
 #: over-relaxed scalings are clamped to exp(+-this) so that they can never overflow float32
 _MAX_LOG_RELAXED = 60.0
 
@@ -243,19 +246,24 @@ def sinkhorn(
                 if K is not None:  # absorb the scalings into the potentials before changing the kernel
                     f = f + e_prev * u.log()
                     g = g + e_prev * v.log()
-                # exact log-domain update of f; the normalised exponentials are the stabilised kernel. In place
-                # in one workspace: fresh n x m buffers cost page faults that outweigh the arithmetic on CPUs.
+                # exact log-domain update of f; its exponentials are the stabilised kernel. In place in one
+                # workspace (fresh n x m buffers cost page faults that outweigh the arithmetic on CPUs), in
+                # six passes over n x m: z = (g - C) / e + log b fused in one addcmul, its row maximum, the
+                # shift and clamp, exp, the flush, the row sums. The kernel is left unnormalised, K_ij = exp(z_ij - zmax_i);
+                # the row normalisation a_i / s_i goes into the starting scaling u instead of a seventh pass.
                 K = _workspace(C.shape, C.dtype, C.device)
-                torch.sub(g.unsqueeze(1), C, out=K)
-                K.div_(e3).add_(log_b.unsqueeze(1))
+                torch.addcmul((g / e + log_b).unsqueeze(1), C, (-1.0 / e3), out=K)
                 zmax = K.amax(dim=2, keepdim=True)
-                K.sub_(zmax)
-                torch.nn.functional.threshold_(K, -_LOG_KERNEL_FLOOR, -math.inf).exp_()  # one fused pass
-                s = K.sum(dim=2, keepdim=True)
-                f = -e * (zmax + s.log()).squeeze(-1)
-                K.mul_(a.unsqueeze(-1) / s)  # K_ij = a_i b_j exp((f_i + g_j - C_ij)/e); rows sum to a
+                # flush: clamp below the floor, exp, zero what fell below exp(-floor). Not exp of -inf: torch's
+                # CPU exp takes 30-100x longer on arguments below -87 (float32 underflow, -inf included)
+                K.sub_(zmax).clamp_min_(-_LOG_KERNEL_FLOOR - 1.0).exp_()
+                torch.nn.functional.threshold_(K, _KERNEL_FLOOR, 0.0)
+                s = K.sum(dim=2)
+                # P_ij = u_i K_ij v_j = a_i b_j exp((f_i + g_j - C_ij) / e) with f = -e (zmax + log a) + e log u
+                f = -e * (zmax.squeeze(-1) + log_a)
                 Kt = K.transpose(1, 2)  # a view: gemv reads it as well as a copy would be read
-                u = torch.ones_like(a)
+                u0 = a / s.clamp_min(tiny)  # rows of diag(u0) K sum to a: the exact log-domain update
+                u = u0
                 v = torch.ones_like(b)
                 steps -= 1
             # over-relaxation only once the target eps has had a plain block: far from the fixed point it
@@ -272,7 +280,7 @@ def sinkhorn(
                 rebuild = True  # no host reads: re-stabilise every block
                 continue
             # one host read per block: the marginal error and how far the scalings have drifted
-            drift = torch.maximum(u.log().abs().amax(), v.log().abs().amax())
+            drift = torch.maximum((u / u0).log().abs().amax(), v.log().abs().amax())
             err_max, drift = torch.stack([err.max(), drift]).tolist()
             rebuild = drift > _MAX_LOG_SCALING
         else:
