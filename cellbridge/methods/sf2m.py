@@ -63,8 +63,11 @@ class SF2MConfig:
         Entropic regularisation relative to each minibatch's mean cost; None (default) uses the Schrodinger
         bridge value ``2 sigma^2 Delta``.
     ot_tol, ot_max_iter
-        Sinkhorn stopping rule: L1 marginal error and iteration cap. A 1% marginal error changes the pair
-        distribution by 0.5% in total variation, well below minibatch noise.
+        Sinkhorn stopping rule: L1 marginal error and iteration cap. The default 5% marginal error makes the
+        plan the exact entropic plan to column weights at most 2.5% (total variation) from uniform, far
+        below the noise of the pair draw itself (drawing B pairs leaves the columns' empirical weights
+        about 0.74 in L1 from uniform); it needs 30-40% fewer iterations than 1% at 50 dimensions, and
+        the Gaussian Schrodinger bridge's endpoint cross-covariance is the same (0.6188 with both).
     ot_sync_free, ot_sync_free_iter
         Run Sinkhorn for exactly ``ot_sync_free_iter`` iterations without reading its convergence back from
         the device, so that a training step never waits for the host. None (default) does so on CUDA,
@@ -131,7 +134,7 @@ class SF2MConfig:
     n_freqs: int = 4
     ot_method: str = "entropic"
     ot_eps_rel: float | None = None
-    ot_tol: float = 1e-2
+    ot_tol: float = 5e-2
     ot_max_iter: int = 300
     ot_sync_free: bool | None = None
     ot_sync_free_iter: int = 100
