@@ -96,8 +96,12 @@ NOTES = """
   that OT-velocity ridge gains 0.2 AUROC from 10 bins points the same way. SERGIO's stages are steady
   states: between them there is no dynamics to read, only differences of cell-type means.
 - Signs come from the Jacobian averaged over all observed cells; they are right for 83% of dyn-CY's edges
-  but 60-70% elsewhere. A likely cause (not verified): an edge acts only in the few cells where its target
-  is switching, and the average mixes them with the many where the fitted field is flat or extrapolates.
+  but 60-70% elsewhere. It is not the averaging: on one fit per network (seed 0) the sign of the mean, the
+  median, a |J|-weighted mean, the mean over the 10% of cells where |J| is largest and a majority vote over
+  cells agree on every edge of LI, CY, BF and TF (mean accuracy 0.67-0.69 for all five), so the fitted drift
+  is consistently wrong-signed on those edges. The velocities are again the bottleneck: a ridge regression
+  of BoolODE's true velocities on expression gets every sign right on LI, CY and LL and 0.70 / 0.71 on BF
+  / TF (a diagnosis, not part of this script).
 
 ## How the settings were chosen (one seed per cell, dyn-LI / CY / LL / BF / TF, 1000 steps, exact OT)
 
