@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Union
 
 import numpy as np
@@ -30,6 +31,22 @@ def torch_generator(rng: RNGLike, device: torch.device | str = "cpu") -> torch.G
     gen = torch.Generator(device=torch.device(device))
     gen.manual_seed(seed)
     return gen
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None):
+    """Run the body with ``n`` torch CPU threads (None: leave torch's setting), restoring the setting after."""
+    if n is None:
+        yield
+        return
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"num_threads must be a positive integer or None, got {n!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def resolve_device(device: str | torch.device = "auto", *, announce: bool = False) -> torch.device:

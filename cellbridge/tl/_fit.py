@@ -28,6 +28,7 @@ def fit(
     hidden_dims: tuple[int, ...] | None = None,
     ot_method: str | None = None,
     device: str | torch.device = "auto",
+    num_threads: int | None = None,
     rng: RNGLike = 0,
     progress: bool = True,
     key_added: str = DEFAULT_FIT_KEY,
@@ -68,6 +69,10 @@ def fit(
         ``"exact"``.
     device
         ``"auto"`` uses CUDA when available and logs which device it picked.
+    num_threads
+        Torch CPU threads while training, restored afterwards. None (default) leaves torch's setting, which
+        uses every core; pass 1 when other processes share the CPU, where multi-threaded training of small
+        networks can run 20x slower (see :meth:`cellbridge.CellBridgeModel.fit`).
     rng
         Seed: the same seed gives the same model on CPU.
     progress
@@ -104,7 +109,7 @@ def fit(
              "hidden_dims": None if hidden_dims is None else tuple(hidden_dims)}
     start = time.perf_counter()
     model = CellBridgeModel.fit(
-        tc.x, tc.t, method=method, sigma=sigma, device=device, rng=rng, progress=progress,
+        tc.x, tc.t, method=method, sigma=sigma, device=device, num_threads=num_threads, rng=rng, progress=progress,
         metadata={"use_rep": use_rep, "time_key": time_key,
                   "time_labels": [tc.labels[float(tp)] for tp in tc.time_points]},
         **{k: v for k, v in given.items() if v is not None},

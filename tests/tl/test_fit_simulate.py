@@ -168,3 +168,32 @@ def test_bad_settings():
     with pytest.raises(TypeError, match="unknown training arguments"):
         cb.tl.fit(adata, "day", n_epochs=3, **FAST)
     assert "cellbridge" not in adata.uns
+
+
+def test_num_threads_holds_during_training_and_is_restored(cb_log):
+    adata = cb.datasets.bifurcation(n_cells=20, n_dims=3, rng=1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        cb.tl.fit(adata, "day", num_threads=1, **FAST)
+        assert torch.get_num_threads() == 2
+        assert any("training on cpu (1 threads)" in r.getMessage() for r in cb_log)
+        for bad in (0, 1.5, True):
+            snap = _snapshot(adata)
+            with pytest.raises(ValueError, match="num_threads"):
+                cb.tl.fit(adata, "day", num_threads=bad, key_added="other", **FAST)
+            _assert_unchanged(adata, snap)
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_cpu_threads_restores_the_setting_when_the_body_fails():
+    from cellbridge._utils import cpu_threads
+
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"):
+        with cpu_threads(1 if before > 1 else 2):
+            assert torch.get_num_threads() != before
+            raise RuntimeError("inside")
+    assert torch.get_num_threads() == before
