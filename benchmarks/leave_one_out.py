@@ -51,6 +51,8 @@ PEERS = {
 }
 FIT = dict(n_steps=2000, batch_size=256, lr=1e-3, hidden_dims=(64, 64, 64), activation="selu", n_freqs=0)
 VARIANTS = {"sf2m-spline": dict(path="spline", spline_tension=1.0)}
+# `--methods pchip`: the same fits on the shape-preserving cubic through the same chains (its own CSV)
+PCHIP_VARIANTS = {"sf2m-pchip": dict(path="pchip")}
 # DSBM (IMF from minibatch-OT couplings, cellbridge's defaults) at the same network; 4 outer iterations of
 # 1000 steps of one direction's network each, so as many network updates as [SF]2M's 2000 steps of two
 # networks. Forward SDE only (its probability-flow ODE, from both drifts, is not scored here).
@@ -89,14 +91,14 @@ def run(name: str, data_dir: Path, n_seeds: int, n_steps: int, method: str = "sf
                                           **DSBM_FIT)
         predictors["dsbm"] = model_predictor(dsbm_factory, "dsbm", stochastic=True, steps_per_interval=100)
     else:
-        for label, extra in VARIANTS.items():
+        for label, extra in (PCHIP_VARIANTS if method == "pchip" else VARIANTS).items():
             def factory(x_train, t_train, rng, extra=extra):
                 return cb.CellBridgeModel.fit(x_train, t_train, device="cpu", rng=rng, progress=False,
                                               **{**FIT, "n_steps": n_steps}, **extra)
             predictors[label] = model_predictor(factory, label, stochastic=(True, False), steps_per_interval=100)
     start = time.perf_counter()
     # the baselines are computed once, with the [SF]2M run
-    baselines = () if method == "dsbm" else ("previous", "next", "random_pairs", "ot_interpolation")
+    baselines = () if method != "sf2m" else ("previous", "next", "random_pairs", "ot_interpolation")
     res = leave_one_out(x, t, predictors, metrics=("w1", "w2", "mmd", "energy"), baselines=baselines,
                         n_seeds=n_seeds, rng=0)
     res.insert(0, "dataset", name)
@@ -122,6 +124,7 @@ def report(out: Path) -> None:
     res = pd.concat(frames)
     w1 = res[res.metric == "w1"]
     names = {"sf2m-spline-sde": "cellbridge [SF]2M spline, SDE", "sf2m-spline-ode": "cellbridge [SF]2M spline, ODE",
+             "sf2m-pchip-sde": "cellbridge [SF]2M PCHIP, SDE", "sf2m-pchip-ode": "cellbridge [SF]2M PCHIP, ODE",
              "dsbm-sde": "cellbridge DSBM-IMF+, SDE", "previous": "previous snapshot", "next": "next snapshot", "random_pairs": "random-pair interpolation",
              "ot_interpolation": "OT interpolation"}
     present = [d for d in DATASETS if d in set(w1.dataset)]
@@ -147,7 +150,7 @@ def report(out: Path) -> None:
         ratios = [vals[d][0] / PEERS["OT interpolation"][d][0] for d in present]
         lines.append(f"| {label} | " + " | ".join(f"{vals[d][0]:.3g} ± {vals[d][1]:.2g}" for d in present)
                      + f" | {np.mean(ratios):.3f} |")
-    models = [m for m in ("sf2m-spline-sde", "dsbm-sde") if m in set(w1.method)]
+    models = [m for m in ("sf2m-spline-sde", "sf2m-pchip-sde", "dsbm-sde") if m in set(w1.method)]
     per_point = w1[w1.method.isin([*models, "ot_interpolation"])].pivot_table(
         index=["dataset", "held_out"], columns="method", values="value", aggfunc="mean")
     for m in models:
@@ -163,8 +166,8 @@ def report(out: Path) -> None:
     lines += ["## Settings", "",
               f"- Command: `python benchmarks/leave_one_out.py --datasets ...` then `--report`; {len(seeds)} seeds "
               f"per held-out point (fewer where the per-point table says so); [SF]2M fits "
-              f"{({**FIT, 'n_steps': sorted(res.n_steps.unique().tolist())})} with {VARIANTS}; DSBM fits {DSBM_FIT} "
-              "(`--methods dsbm`).",
+              f"{({**FIT, 'n_steps': sorted(res.n_steps.unique().tolist())})} with {VARIANTS} and {PCHIP_VARIANTS} "
+              f"(`--methods pchip`); DSBM fits {DSBM_FIT} (`--methods dsbm`).",
               f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
               f"{torch.__version__}, one torch thread per process; {datetime.date.today().isoformat()}.",
               f"- Wall time per data set and run (s): "
@@ -179,8 +182,9 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--n-steps", type=int, default=FIT["n_steps"])
-    p.add_argument("--methods", nargs="+", default=["sf2m"], choices=["sf2m", "dsbm"],
-                   help="models to fit (the baselines come with sf2m); each writes its own CSV")
+    p.add_argument("--methods", nargs="+", default=["sf2m"], choices=["sf2m", "pchip", "dsbm"],
+                   help="models to fit: sf2m (spline paths, with the baselines), pchip ([SF]2M on PCHIP paths), "
+                        "dsbm; each writes its own CSV")
     p.add_argument("--report", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS / "leave_one_out.md")
     args = p.parse_args()

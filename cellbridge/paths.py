@@ -188,3 +188,79 @@ def gaussian_path_flow_target(xt: torch.Tensor, mean: torch.Tensor, velocity: to
     ``mu'_t + (std'_t / std_t)(x_t - mu_t)``; with a straight ``mu`` this is :func:`sf2m_flow_target`.
     """
     return velocity + (1 - 2 * s) / (2 * delta * s * (1 - s)) * (xt - mean)
+
+
+def monotone_slopes(nodes: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    """Fritsch-Carlson slopes of the shape-preserving (PCHIP) cubic through ``nodes``, per coordinate.
+
+    The slopes of :class:`scipy.interpolate.PchipInterpolator`: at an interior node the weighted harmonic
+    mean of the neighbouring secants when they have the same sign, else 0 (the node is a local extremum of
+    that coordinate, and the path must not overshoot it); at the ends the one-sided three-point estimate,
+    limited in the same spirit. With two nodes the slope is the secant (a straight line).
+
+    Parameters
+    ----------
+    nodes
+        ``(K, n, d)``.
+    knots
+        ``(K,)`` strictly increasing times.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(K, n, d)`` time derivatives of the path at the nodes.
+    """
+    h = (knots[1:] - knots[:-1]).to(nodes.dtype).reshape(-1, 1, 1)
+    delta = (nodes[1:] - nodes[:-1]) / h  # (K - 1, n, d) secants
+    if len(delta) == 1:
+        return torch.cat([delta, delta])
+    h0, h1 = h[:-1], h[1:]
+    d0, d1 = delta[:-1], delta[1:]
+    w1, w2 = 2 * h1 + h0, h1 + 2 * h0
+    same_sign = (d0 * d1) > 0
+    # weighted harmonic mean (w1 + w2) / (w1 / d0 + w2 / d1), evaluated only where it is defined
+    safe0 = torch.where(same_sign, d0, torch.ones_like(d0))
+    safe1 = torch.where(same_sign, d1, torch.ones_like(d1))
+    interior = torch.where(same_sign, (w1 + w2) / (w1 / safe0 + w2 / safe1), torch.zeros_like(d0))
+
+    def edge(ha, hb, da, db):
+        m = ((2 * ha + hb) * da - ha * db) / (ha + hb)
+        m = torch.where(torch.sign(m) != torch.sign(da), torch.zeros_like(m), m)
+        overshoot = (torch.sign(da) != torch.sign(db)) & (m.abs() > 3 * da.abs())
+        return torch.where(overshoot, 3 * da, m)
+
+    first = edge(h[0], h[1], delta[0], delta[1])
+    last = edge(h[-1], h[-2], delta[-1], delta[-2])
+    return torch.cat([first.unsqueeze(0), interior, last.unsqueeze(0)])
+
+
+def hermite_path(nodes: torch.Tensor, slopes: torch.Tensor, knots: torch.Tensor, s: torch.Tensor):
+    """Mean path and velocity of the cubic Hermite interpolant with the given node ``slopes``.
+
+    On interval ``k`` at fraction ``s`` (``h = knots[k+1] - knots[k]``)::
+
+        mu(s) = (2s^3 - 3s^2 + 1) y_k + (s^3 - 2s^2 + s) h m_k + (3s^2 - 2s^3) y_{k+1} + (s^3 - s^2) h m_{k+1}
+
+    With :func:`monotone_slopes` this is the PCHIP path: it meets every node, its velocity is continuous, and
+    it never leaves the range of its two nodes in a coordinate where the chain turns back.
+
+    Parameters
+    ----------
+    nodes, slopes
+        ``(K, n, d)``: trajectories and their time derivatives at the knots.
+    knots
+        ``(K,)``.
+    s
+        ``(K - 1, n, 1)`` fractions in ``[0, 1]``.
+
+    Returns
+    -------
+    (mean, velocity)
+        Each ``(K - 1, n, d)``.
+    """
+    h = (knots[1:] - knots[:-1]).to(nodes.dtype).reshape(-1, 1, 1)
+    y0, y1, m0, m1 = nodes[:-1], nodes[1:], slopes[:-1], slopes[1:]
+    s2, s3 = s * s, s * s * s
+    mean = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * m0 + (3 * s2 - 2 * s3) * y1 + (s3 - s2) * h * m1
+    velocity = (6 * s2 - 6 * s) * (y0 - y1) / h + (3 * s2 - 4 * s + 1) * m0 + (3 * s2 - 2 * s) * m1
+    return mean, velocity

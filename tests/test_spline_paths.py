@@ -3,10 +3,18 @@
 import numpy as np
 import pytest
 import torch
-from scipy.interpolate import CubicSpline
+from scipy.interpolate import CubicSpline, PchipInterpolator
 
 from cellbridge.ot import sample_chains
-from cellbridge.paths import brownian_bridge, gaussian_path_flow_target, natural_spline_matrix, sf2m_flow_target, spline_path
+from cellbridge.paths import (
+    brownian_bridge,
+    gaussian_path_flow_target,
+    hermite_path,
+    monotone_slopes,
+    natural_spline_matrix,
+    sf2m_flow_target,
+    spline_path,
+)
 
 
 def _nodes(K=5, n=7, d=3, seed=0):
@@ -93,3 +101,39 @@ def test_chains_follow_each_plan():
         # each cell's frequency has sd sqrt(p (1 - p) / n) <= 0.0011: 5 sd
         expected = P1 if k == 0 else (P1.sum(0)[:, None] * P2 / P2.sum(1, keepdim=True))
         assert torch.allclose(freq, expected, atol=5 * 0.0011), (k, freq, expected)
+
+
+@pytest.mark.parametrize("K", [2, 3, 4, 6])
+def test_monotone_hermite_path_is_scipys_pchip(K):
+    """Values, velocities and node slopes of the PCHIP path against scipy, per trajectory and coordinate."""
+    rng = np.random.default_rng(K)
+    knots = np.sort(rng.uniform(0, 5, K))
+    y = rng.normal(size=(K, 6, 3))
+    y[:, 0, 0] = np.arange(K)  # one monotone coordinate, one flat one
+    y[:, 1, 1] = 1.0
+    nodes, kt = torch.tensor(y), torch.tensor(knots)
+    slopes = monotone_slopes(nodes, kt)
+    s = torch.rand((K - 1, 6, 1), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    mean, velocity = hermite_path(nodes, slopes, kt, s)
+    for i in range(6):
+        tt = knots[:-1] + s[:, i, 0].numpy() * np.diff(knots)
+        for j in range(3):
+            ref = PchipInterpolator(knots, y[:, i, j])
+            np.testing.assert_allclose(mean[:, i, j].numpy(), ref(tt), atol=1e-12)
+            np.testing.assert_allclose(velocity[:, i, j].numpy(), ref.derivative()(tt), atol=1e-11)
+            np.testing.assert_allclose(slopes[:, i, j].numpy(), ref.derivative()(knots), atol=1e-11)
+
+
+def test_monotone_path_stays_between_its_nodes_where_the_natural_spline_overshoots():
+    """A zigzag chain (noisy couplings): the PCHIP path never leaves the range of each interval's two nodes
+    (Fritsch-Carlson), while the natural spline through the same nodes overshoots them."""
+    knots = torch.tensor([0.0, 1.0, 3.0, 4.0, 5.0], dtype=torch.float64)
+    zigzag = torch.tensor([0.0, 1.0, -1.0, 1.0, 0.5], dtype=torch.float64).reshape(5, 1, 1)
+    s = torch.linspace(0, 1, 201, dtype=torch.float64).reshape(1, -1, 1).expand(4, -1, -1)
+    nodes = zigzag.expand(-1, 201, -1)
+    lo = torch.minimum(nodes[:-1], nodes[1:]) - 1e-12
+    hi = torch.maximum(nodes[:-1], nodes[1:]) + 1e-12
+    mono, _ = hermite_path(nodes, monotone_slopes(nodes, knots), knots, s)
+    assert bool(((mono >= lo) & (mono <= hi)).all())
+    natural, _ = spline_path(nodes, knots, natural_spline_matrix(knots), s)
+    assert float((natural - hi).clamp_min(0).max() + (lo - natural).clamp_min(0).max()) > 0.2

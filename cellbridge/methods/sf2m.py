@@ -26,7 +26,15 @@ from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng, torch_generator
 from ..grn.ngm import NGMDrift, adaptive_weights
 from ..ot import coupling, sample_chains, sample_pairs
-from ..paths import brownian_bridge, gaussian_path_flow_target, natural_spline_matrix, sf2m_flow_target, spline_path
+from ..paths import (
+    brownian_bridge,
+    gaussian_path_flow_target,
+    hermite_path,
+    monotone_slopes,
+    natural_spline_matrix,
+    sf2m_flow_target,
+    spline_path,
+)
 from ._common import LossLog, host_arrays, make_networks, make_optimizer
 from .sampler import IntervalSampler
 
@@ -84,7 +92,11 @@ class SF2MConfig:
         ``spline_tension`` (0: straight, 1: the full spline; :func:`cellbridge.paths.spline_path`). A cell's
         path across an interval is then informed by where it came from and goes next, which is what lets a
         model trained without a time point bend through the gap instead of cutting the chord (see
-        ``benchmarks/results/leave_one_out.md``). With two time points both are the same.
+        ``benchmarks/results/leave_one_out.md``). ``"pchip"`` uses the same chains with the shape-preserving
+        cubic (:func:`cellbridge.paths.monotone_slopes`, :func:`cellbridge.paths.hermite_path`): where a
+        chain turns back in a coordinate (noisy couplings, a branch) the path stays between the nodes
+        instead of overshooting them; ``spline_tension`` does not apply. With two time points all three are
+        the same straight bridge.
     t_clip
         Bridge times are drawn uniformly from ``[t_clip, 1 - t_clip]`` of each interval: the flow target
         has a ``1 / sqrt(s)`` term at the ends whose variance would otherwise diverge logarithmically.
@@ -165,8 +177,8 @@ class SF2MConfig:
             raise ValueError(f"ot_method must be 'entropic', 'exact' or 'independent', not {self.ot_method!r}")
         if self.ot_reuse < 1:
             raise ValueError("ot_reuse must be >= 1")
-        if self.path not in ("linear", "spline"):
-            raise ValueError(f"path must be 'linear' or 'spline', not {self.path!r}")
+        if self.path not in ("linear", "spline", "pchip"):
+            raise ValueError(f"path must be 'linear', 'spline' or 'pchip', not {self.path!r}")
         if not 0 <= self.spline_tension <= 1:
             raise ValueError(f"spline_tension must lie in [0, 1], got {self.spline_tension}")
         if not 0 <= self.t_clip < 0.5:
@@ -323,7 +335,10 @@ class SF2MTrainer:
             self._spline_matrix[sampler] = natural_spline_matrix(sampler.time_points).to(self.device, nodes.dtype)
         knots = torch.cat([sampler.t0, sampler.t1[-1:]])
         s = cfg.t_clip + (1 - 2 * cfg.t_clip) * torch.rand((K - 1, B, 1), generator=generator, device=self.device)
-        mean, velocity = spline_path(nodes, knots, self._spline_matrix[sampler], s, cfg.spline_tension)
+        if cfg.path == "pchip":
+            mean, velocity = hermite_path(nodes, monotone_slopes(nodes, knots), knots, s)
+        else:
+            mean, velocity = spline_path(nodes, knots, self._spline_matrix[sampler], s, cfg.spline_tension)
         h = (sampler.t1 - sampler.t0).reshape(-1, 1, 1)
         std = self.sigma * torch.sqrt(h * s * (1 - s))
         noise = torch.randn(mean.shape, generator=generator, device=self.device)
@@ -338,7 +353,7 @@ class SF2MTrainer:
     def losses(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Flow and score losses on one minibatch from ``sampler`` (differentiable)."""
         cfg = self.config
-        if cfg.path == "spline":
+        if cfg.path in ("spline", "pchip"):
             return self._spline_losses(sampler, generator, reuse)
         B = cfg.batch_size
         x0, x1 = self.coupled_batch(sampler, generator, reuse)
