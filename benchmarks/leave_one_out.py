@@ -124,7 +124,8 @@ def report(out: Path) -> None:
     res = pd.concat(frames)
     w1 = res[res.metric == "w1"]
     names = {"sf2m-spline-sde": "cellbridge [SF]2M spline, SDE", "sf2m-spline-ode": "cellbridge [SF]2M spline, ODE",
-             "sf2m-pchip-sde": "cellbridge [SF]2M PCHIP, SDE", "sf2m-pchip-ode": "cellbridge [SF]2M PCHIP, ODE",
+             "sf2m-pchip-sde": "cellbridge [SF]2M PCHIP (default), SDE",
+             "sf2m-pchip-ode": "cellbridge [SF]2M PCHIP (default), ODE",
              "dsbm-sde": "cellbridge DSBM-IMF+, SDE", "previous": "previous snapshot", "next": "next snapshot", "random_pairs": "random-pair interpolation",
              "ot_interpolation": "OT interpolation"}
     present = [d for d in DATASETS if d in set(w1.dataset)]

@@ -70,3 +70,11 @@ def test_pchip_paths_bend_through_a_gap_on_a_monotone_arc():
         w1[path] = wasserstein(model.simulate(start, [1.0, 2.0], stochastic=False, rng=0)[-1], truth)
     assert w1["pchip"] < 0.12, w1
     assert w1["pchip"] < w1["linear"], w1
+
+
+def test_default_path_depends_on_the_drift():
+    """PCHIP for trajectories, the natural spline for gene-network (NGM) fits; explicit choices are kept."""
+    assert SF2MConfig(sigma=1.0).path == "pchip"
+    assert SF2MConfig(sigma=1.0, drift="ngm").path == "spline"
+    assert SF2MConfig(sigma=1.0, drift="ngm", path="pchip").path == "pchip"
+    assert SF2MConfig(sigma=1.0, path="linear").to_dict()["path"] == "linear"
