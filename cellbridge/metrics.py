@@ -117,13 +117,12 @@ def wasserstein(x: Any, y: Any, p: int = 1, *, max_cells: int | None = 2000, rng
     return value if p == 1 else float(np.sqrt(value))
 
 
-def _torch_pairwise(a: np.ndarray, b: np.ndarray, device) -> tuple:
-    """Both sides as float64 tensors on ``device`` and a function of two of them to their distance matrix."""
+def _as_device_tensors(a: np.ndarray, b: np.ndarray, device) -> tuple:
+    """Both sides as float64 tensors on ``device``."""
     import torch  # the NumPy path needs no torch
 
     ta = torch.as_tensor(a, dtype=torch.float64, device=torch.device(device))
-    tb = torch.as_tensor(b, dtype=torch.float64, device=ta.device)
-    return ta, tb, lambda u, v: torch.cdist(u, v)
+    return ta, torch.as_tensor(b, dtype=torch.float64, device=ta.device)
 
 
 def _median_upper(d) -> float:
@@ -199,12 +198,12 @@ def mmd_rbf(
     if device is not None:
         import torch
 
-        tx, ty, dist = _torch_pairwise(xa, ya, device)
+        tx, ty = _as_device_tensors(xa, ya, device)
         if bandwidth is None:
             z = torch.cat([tx, ty])
-            h = _median_upper(dist(z, z))
+            h = _median_upper(torch.cdist(z, z))
         gamma = 1.0 / (2.0 * h * h)
-        k = [torch.exp(-gamma * dist(u, v).square()).mean() for u, v in ((tx, tx), (ty, ty), (tx, ty))]
+        k = [torch.exp(-gamma * torch.cdist(u, v).square()).mean() for u, v in ((tx, tx), (ty, ty), (tx, ty))]
         return float(max(float(k[0] + k[1] - 2.0 * k[2]), 0.0))
     if bandwidth is None:
         h = _median_bandwidth(xa, ya)
@@ -244,8 +243,10 @@ def energy_distance(x: Any, y: Any, *, max_cells: int | None = 2000, rng: RNGLik
     """
     xa, ya = _prepare(x, y, max_cells, rng)
     if device is not None:
-        tx, ty, dist = _torch_pairwise(xa, ya, device)
-        value = float(2.0 * dist(tx, ty).mean() - dist(tx, tx).mean() - dist(ty, ty).mean())
+        import torch
+
+        tx, ty = _as_device_tensors(xa, ya, device)
+        value = float(2.0 * torch.cdist(tx, ty).mean() - torch.cdist(tx, tx).mean() - torch.cdist(ty, ty).mean())
         return float(np.sqrt(max(value, 0.0)))
     dxy = cdist(xa, ya).mean()
     dxx = cdist(xa, xa).mean()

@@ -342,13 +342,13 @@ class SF2MTrainer:
         cfg = self.config
         nodes = self.coupled_chains(sampler, generator, reuse)
         K, B, d = nodes.shape
-        if sampler not in self._spline_matrix:
-            self._spline_matrix[sampler] = natural_spline_matrix(sampler.time_points).to(self.device, nodes.dtype)
         knots = torch.cat([sampler.t0, sampler.t1[-1:]])
         s = cfg.t_clip + (1 - 2 * cfg.t_clip) * torch.rand((K - 1, B, 1), generator=generator, device=self.device)
         if cfg.path == "pchip":
             mean, velocity = hermite_path(nodes, monotone_slopes(nodes, knots), knots, s)
         else:
+            if sampler not in self._spline_matrix:
+                self._spline_matrix[sampler] = natural_spline_matrix(sampler.time_points).to(self.device, nodes.dtype)
             mean, velocity = spline_path(nodes, knots, self._spline_matrix[sampler], s, cfg.spline_tension)
         h = (sampler.t1 - sampler.t0).reshape(-1, 1, 1)
         std = self.sigma * torch.sqrt(h * s * (1 - s))

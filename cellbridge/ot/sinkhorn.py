@@ -143,7 +143,7 @@ def _scaling_iterations(K, Kt, a, b, u, v, steps: int, omega: float, tiny: float
 
 
 def _relax(old: torch.Tensor, new: torch.Tensor, omega: float) -> torch.Tensor:
-    """Over-relaxed scaling ``old^(1 - omega) * new^omega``, in log space and clamped so it stays finite."""
+    """Over-relaxed scaling ``old^(1 - omega) * new^omega``, clamped so that it stays finite."""
     if omega == 1.0:
         return new
     # old * (new / old)^omega: four vector ops instead of the log-space form's seven, which at n = 256 is
@@ -276,8 +276,9 @@ def sinkhorn(
                 # exact log-domain update of f; its exponentials are the stabilised kernel. In place in one
                 # workspace (fresh n x m buffers cost page faults that outweigh the arithmetic on CPUs), in
                 # six passes over n x m: z = (g - C) / e + log b fused in one addcmul, its row maximum, the
-                # shift and clamp, exp, the flush, the row sums. The kernel is left unnormalised, K_ij = exp(z_ij - zmax_i);
-                # the row normalisation a_i / s_i goes into the starting scaling u instead of a seventh pass.
+                # shift and clamp, exp, the flush, the row sums. The kernel is left unnormalised,
+                # K_ij = exp(z_ij - zmax_i); the row normalisation a_i / s_i goes into the starting scaling u
+                # instead of a seventh pass.
                 K = _workspace(C.shape, C.dtype, C.device)
                 torch.addcmul((g / e + log_b).unsqueeze(1), C, (-1.0 / e3), out=K)
                 zmax = K.amax(dim=2, keepdim=True)
