@@ -60,3 +60,23 @@ def test_sample_pairs_batched_unnormalised_and_reproducible():
     i2, j2 = sample_pairs(P, 50, generator=torch.Generator().manual_seed(3))
     assert i1.shape == (3, 50) and (i1 == i2).all() and (j1 == j2).all()
     assert i1.max() < 8 and j1.max() < 9
+
+
+@pytest.mark.parametrize("m", [1, 3, 64, 106])
+def test_sample_pairs_frequencies_any_width(m):
+    """Exact frequencies whatever the column count: one block (m = 1, 3), square blocks (64), padded blocks
+    (106 = 2 x 53 has no divisor near its square root), with zero entries in all of them."""
+    gen = torch.Generator().manual_seed(m)
+    P = torch.rand(4, m, generator=gen, dtype=torch.float64) * (torch.rand(4, m, generator=gen) > 0.3)
+    P[0, 0] = 1.0  # at least one positive entry
+    P = P / P.sum()
+    n = 200_000
+    i, j = sample_pairs(P.float(), n, generator=torch.Generator().manual_seed(1))
+    assert int(j.max()) < m
+    counts = torch.zeros_like(P)
+    counts.index_put_((i, j), torch.ones(n, dtype=torch.float64), accumulate=True)
+    freq = counts / n
+    se = (P * (1 - P) / n).sqrt()
+    # 5 binomial standard errors per cell, plus float32 rounding of the plan (relative 1e-7)
+    assert ((freq - P).abs() <= 5 * se + 1e-6).all()
+    assert (counts[P == 0] == 0).all()  # zero-probability pairs are never drawn
