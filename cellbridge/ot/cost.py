@@ -25,5 +25,10 @@ def sq_euclidean(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # |x|^2 + |y|^2 - 2 x.y is one matrix product: far faster than pairwise differences at n = m = 4096.
     x2 = (x * x).sum(-1, keepdim=True)
     y2 = (y * y).sum(-1).unsqueeze(-2)
-    cost = torch.baddbmm(x2 + y2, x, y.transpose(-1, -2), alpha=-2.0) if x.ndim == 3 else x2 + y2 - 2.0 * x @ y.transpose(-1, -2)
-    return cost.clamp_min_(0.0)
+    if x.ndim not in (2, 3):
+        return (x2 + y2 - 2.0 * x @ y.transpose(-1, -2)).clamp_min_(0.0)
+    # everything in one n x m buffer: on the CPU each fresh n x m allocation costs more than a pass of
+    # arithmetic over it (page faults), and the matrix product accumulates into the sum in place
+    cost = torch.add(x2, y2)
+    product = cost.baddbmm_ if x.ndim == 3 else cost.addmm_
+    return product(x, y.transpose(-1, -2), alpha=-2.0).clamp_min_(0.0)

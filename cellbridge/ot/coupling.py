@@ -63,4 +63,5 @@ def coupling(
         eps = eps_rel * cost.mean(dim=(-2, -1))
     if eps is None:
         raise ValueError("entropic coupling needs eps or eps_rel")
-    return sinkhorn(cost, eps=eps, reg_m=reg_m, **sinkhorn_kwargs).plan
+    # the cost was built for this call: the plan can take its memory
+    return sinkhorn(cost, eps=eps, reg_m=reg_m, overwrite_cost=True, **sinkhorn_kwargs).plan

@@ -144,3 +144,16 @@ def test_batched_matvec_paths_agree():
         # transposed views, as the solver passes them
         torch.testing.assert_close(_matvec(K.transpose(1, 2), ref, per_problem=per_problem),
                                    torch.einsum("bnm,bn->bm", K, ref))
+
+
+@pytest.mark.parametrize("reg_m", [None, 1.0])
+def test_overwrite_cost_gives_the_same_plan_in_the_cost_memory(reg_m):
+    """``overwrite_cost`` changes where the plan lives, not what it is (balanced and unbalanced)."""
+    C = _problem(30, 40, 3, seed=5)
+    eps = 0.05 * C.mean().item()
+    kept = sinkhorn(C, eps=eps, reg_m=reg_m, tol=1e-9, max_iter=5000)
+    C2 = C.clone()
+    moved = sinkhorn(C2, eps=eps, reg_m=reg_m, tol=1e-9, max_iter=5000, overwrite_cost=True)
+    assert moved.plan.data_ptr() == C2.data_ptr()
+    torch.testing.assert_close(moved.plan, kept.plan, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(C, _problem(30, 40, 3, seed=5))  # without the flag the cost is untouched
