@@ -292,7 +292,7 @@ class SF2MTrainer:
             return coupling(x0, x1, "exact")
         # the static Schrodinger bridge of each of this sampler's intervals: eps = 2 sigma^2 Delta
         eps = None if cfg.ot_eps_rel is not None else 2 * self.sigma**2 * (sampler.t1 - sampler.t0)
-        return coupling(x0, x1, "entropic", eps=eps, eps_rel=cfg.ot_eps_rel, block_size=5, **self._sinkhorn_budget)
+        return coupling(x0, x1, "entropic", eps=eps, eps_rel=cfg.ot_eps_rel, block_size=8, **self._sinkhorn_budget)
 
     def coupled_batch(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Pairs ``(x0, x1)``, each ``(n_intervals, batch_size, d)``, drawn from minibatch OT plans.

@@ -37,6 +37,7 @@ import math
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -54,6 +55,13 @@ _KERNEL_FLOOR = math.exp(-_LOG_KERNEL_FLOOR)
 #: over-relaxed scalings are clamped to exp(+-this) so that they can never overflow float32
 _MAX_LOG_RELAXED = 60.0
 _MIN_RELAXED, _MAX_RELAXED = math.exp(-_MAX_LOG_RELAXED), math.exp(_MAX_LOG_RELAXED)
+#: with a tolerance, eps annealing divides eps by at most this per block, and its blocks are this short
+#: (one log-domain update and two scaling iterations): each annealing block only has to bring the potentials
+#: near enough for the next, smaller eps, whose log-domain update corrects most of what is left. Against a
+#: factor of 8 and full blocks, 20-30% less time to the same tolerance on minibatch problems (C / eps of
+#: 80-900, n = 256-1024, one CPU thread); the small-eps accuracy tests hold either way.
+_ANNEAL_FACTOR = 32.0
+_ANNEAL_BLOCK_SIZE = 3
 
 
 @dataclass
@@ -142,6 +150,21 @@ def _scaling_iterations(K, Kt, a, b, u, v, steps: int, omega: float, tiny: float
     return torch.stack(us), torch.stack(vs)
 
 
+def _exp_kernel_(z: torch.Tensor) -> torch.Tensor:
+    """``exp`` in place of kernel exponents ``z <= 0``, fast on both kinds of device.
+
+    On one CPU thread by NumPy, whose SIMD float32 ``exp`` runs 1.6x faster than torch's here and has no
+    slow path for underflow. Otherwise by torch after clamping at ``-(floor + 1)``: torch's CPU ``exp``
+    takes 30-100x longer on arguments below -87 (float32 underflow, -inf included), and with more threads
+    it runs in parallel where NumPy would not.
+    """
+    if z.device.type == "cpu" and torch.get_num_threads() == 1 and z.is_contiguous():
+        zn = z.numpy()
+        np.exp(zn, out=zn)
+        return z
+    return z.clamp_min_(-_LOG_KERNEL_FLOOR - 1.0).exp_()
+
+
 def _relax(old: torch.Tensor, new: torch.Tensor, omega: float) -> torch.Tensor:
     """Over-relaxed scaling ``old^(1 - omega) * new^omega``, clamped so that it stays finite."""
     if omega == 1.0:
@@ -211,7 +234,8 @@ def sinkhorn(
     anneal_blocks
         Eps scaling: at most the first ``anneal_blocks`` blocks anneal eps geometrically from the mean cost
         down to its target (fewer when ``max_iter`` allows fewer blocks); 0 disables it. With a tolerance
-        the number of annealing blocks is cut to what a factor of 4 per block needs. Without one the
+        the number of annealing blocks is cut to what a factor of 32 per block needs, and they are short
+        (3 iterations; see ``_ANNEAL_FACTOR``). Without one the
         schedule has a fixed length whatever the ratio of mean cost to eps, so a fixed iteration budget
         always ends at the target eps without reading anything back from the device.
     omega
@@ -261,8 +285,8 @@ def sinkhorn(
     log_ratio = (C.mean(dim=(1, 2)).reshape(batch, 1) / eps_target).clamp_min(1.0).log()
     n_anneal = min(max(0, int(anneal_blocks)), n_blocks - 1)
     if tol is not None and n_anneal > 0:
-        # with host reads allowed, anneal only as far as needed: a factor of at most 4 per block
-        n_anneal = min(n_anneal, math.ceil(log_ratio.max().item() / math.log(8.0)))
+        # with host reads allowed, anneal only as far as needed, in short blocks (see _ANNEAL_FACTOR)
+        n_anneal = min(n_anneal, math.ceil(log_ratio.max().item() / math.log(_ANNEAL_FACTOR)))
 
     K = u = v = None
     err = torch.full((batch,), float("inf"), dtype=C.dtype, device=C.device)
@@ -274,7 +298,7 @@ def sinkhorn(
         e = eps_target * torch.exp(log_ratio * (1.0 - block / n_anneal)) if block < n_anneal else eps_target
         e3 = e.unsqueeze(-1)
         if balanced:
-            steps = block_size
+            steps = block_size if tol is None or block >= n_anneal else min(block_size, _ANNEAL_BLOCK_SIZE)
             if rebuild or e is not e_prev:
                 if K is not None:  # absorb the scalings into the potentials before changing the kernel
                     f = f + e_prev * u.log()
@@ -288,9 +312,8 @@ def sinkhorn(
                 K = _workspace(C.shape, C.dtype, C.device)
                 torch.addcmul((g / e + log_b).unsqueeze(1), C, (-1.0 / e3), out=K)
                 zmax = K.amax(dim=2, keepdim=True)
-                # flush: clamp below the floor, exp, zero what fell below exp(-floor). Not exp of -inf: torch's
-                # CPU exp takes 30-100x longer on arguments below -87 (float32 underflow, -inf included)
-                K.sub_(zmax).clamp_min_(-_LOG_KERNEL_FLOOR - 1.0).exp_()
+                # flush: exp, then zero what fell below exp(-floor)
+                _exp_kernel_(K.sub_(zmax))
                 torch.nn.functional.threshold_(K, _KERNEL_FLOOR, 0.0)
                 s = K.sum(dim=2)
                 # P_ij = u_i K_ij v_j = a_i b_j exp((f_i + g_j - C_ij) / e) with f = -e (zmax + log a) + e log u
@@ -300,11 +323,12 @@ def sinkhorn(
                 u = u0
                 v = torch.ones_like(b)
                 steps -= 1
+                n_iter += 1
             # over-relaxation only once the target eps has had a plain block: far from the fixed point it
             # can overshoot, and near it it converges markedly faster (Thibault et al. 2021)
             w = omega if block > n_anneal else 1.0
             u, v = _scaling_iterations(K, Kt, a, b, u, v, steps, w, tiny)
-            n_iter += block_size
+            n_iter += steps
             e_prev = e
             colsum = v * _matvec(Kt, u)
             err = (colsum - b).abs().sum(dim=1)
