@@ -103,7 +103,7 @@ class SF2MConfig:
         is the only variant below the geometry. Gene-network recovery (``benchmarks/results/grn.md``) goes
         the other way, mean AUROC 0.733 with the spline against 0.715 with PCHIP, which flattens the
         oscillating genes of the cycle (dyn-CY 0.82 against 0.72). ``spline_tension`` applies to
-        ``"spline"`` only. With two time points all three are the same straight bridge.
+        ``"spline"`` only. With two time points all three are the same straight bridge, trained by the same code.
     t_clip
         Bridge times are drawn uniformly from ``[t_clip, 1 - t_clip]`` of each interval: the flow target
         has a ``1 / sqrt(s)`` term at the ends whose variance would otherwise diverge logarithmically.
@@ -364,7 +364,8 @@ class SF2MTrainer:
     def losses(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Flow and score losses on one minibatch from ``sampler`` (differentiable)."""
         cfg = self.config
-        if cfg.path in ("spline", "pchip"):
+        # with one interval every path is the straight bridge: the chain machinery would only add operations
+        if cfg.path in ("spline", "pchip") and sampler.n_intervals > 1:
             return self._spline_losses(sampler, generator, reuse)
         B = cfg.batch_size
         x0, x1 = self.coupled_batch(sampler, generator, reuse)

@@ -78,3 +78,17 @@ def test_default_path_depends_on_the_drift():
     assert SF2MConfig(sigma=1.0, drift="ngm").path == "spline"
     assert SF2MConfig(sigma=1.0, drift="ngm", path="pchip").path == "pchip"
     assert SF2MConfig(sigma=1.0, path="linear").to_dict()["path"] == "linear"
+
+
+def test_two_time_points_train_every_path_as_the_straight_bridge():
+    """With one interval the curved paths are the straight bridge: same seed, same losses, step by step."""
+    import torch
+
+    from cellbridge.methods.sf2m import SF2MTrainer
+
+    x, t = arc([0, 1], n=60)
+    losses = {}
+    for path in ("linear", "spline", "pchip"):
+        trainer = SF2MTrainer(x, t, SF2MConfig(sigma=0.1, batch_size=32, path=path), rng=3)
+        losses[path] = torch.stack([trainer.step() for _ in range(5)])
+    assert torch.equal(losses["spline"], losses["linear"]) and torch.equal(losses["pchip"], losses["linear"])
