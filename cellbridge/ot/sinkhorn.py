@@ -137,15 +137,15 @@ def _scaling_iterations(K, Kt, a, b, u, v, steps: int, omega: float, tiny: float
     """
     if K.device.type != "cpu":
         for _ in range(steps):
-            v = _relax(v, b / _matvec(Kt, u).clamp_min_(tiny), omega)
-            u = _relax(u, a / _matvec(K, v).clamp_min_(tiny), omega)
+            v = _scaling_update(v, b, _matvec(Kt, u), omega, tiny)
+            u = _scaling_update(u, a, _matvec(K, v), omega, tiny)
         return u, v
     us, vs = [], []
     for p in range(K.shape[0]):
         Kp, Ktp, ap, bp, up, vp = K[p], Kt[p], a[p], b[p], u[p], v[p]
         for _ in range(steps):
-            vp = _relax(vp, bp / torch.mv(Ktp, up).clamp_min_(tiny), omega)
-            up = _relax(up, ap / torch.mv(Kp, vp).clamp_min_(tiny), omega)
+            vp = _scaling_update(vp, bp, torch.mv(Ktp, up), omega, tiny)
+            up = _scaling_update(up, ap, torch.mv(Kp, vp), omega, tiny)
         us.append(up)
         vs.append(vp)
     return torch.stack(us), torch.stack(vs)
@@ -166,14 +166,19 @@ def _exp_kernel_(z: torch.Tensor) -> torch.Tensor:
     return z.clamp_min_(-_LOG_KERNEL_FLOOR - 1.0).exp_()
 
 
-def _relax(old: torch.Tensor, new: torch.Tensor, omega: float) -> torch.Tensor:
-    """Over-relaxed scaling ``old^(1 - omega) * new^omega``, clamped so that it stays finite."""
+def _scaling_update(old: torch.Tensor, target: torch.Tensor, product: torch.Tensor, omega: float, tiny: float) -> torch.Tensor:
+    """The over-relaxed scaling ``old^(1 - omega) (target / product)^omega``, clamped so that it stays finite.
+
+    ``product`` (``K v`` or ``K^T u``, a fresh tensor) is overwritten.
+    """
     if omega == 1.0:
-        return new
-    # old * (new / old)^omega: four vector ops instead of the log-space form's seven, which at n = 256 is
-    # a fifth of a solve. An overflow of the power gives inf, never NaN (old and new are positive and
-    # finite or zero), and the clamp brings it back.
-    return torch.div(new, old).pow_(omega).mul_(old).clamp_(_MIN_RELAXED, _MAX_RELAXED)
+        return torch.div(target, product.clamp_min_(tiny))
+    # old * (target / (product * old))^omega: five vector operations (the log-space form takes nine), which
+    # at n = 256 is what a scaling iteration costs besides its gemv. No NaN: old lies in
+    # [_MIN_RELAXED, _MAX_RELAXED], so a product that underflows to 0 gives inf and one that overflows gives
+    # 0, both finite after the clamp, and the next rebuild absorbs them.
+    ratio = torch.div(target, product.mul_(old))
+    return ratio.pow_(omega).mul_(old).clamp_(_MIN_RELAXED, _MAX_RELAXED)
 
 
 def _as_batch(x: torch.Tensor | float | None, batch: int, like: torch.Tensor) -> torch.Tensor:
