@@ -97,8 +97,8 @@ class SF2MConfig:
         branching cells) it stays between the nodes instead of overshooting them, at the price of flattening
         true extrema that fall between time points. None (default) picks ``"pchip"`` for the default drift
         and ``"spline"`` for ``drift="ngm"``, the best of each on its benchmark: leave-one-timepoint-out W1
-        relative to OT interpolation (3 seeds, ``benchmarks/results/leave_one_out.md``), PCHIP 0.972 / 0.773
-        / 1.021 on iPSC / EMT / HSMM (mean 0.922), the natural spline 1.080 / 0.703 / 1.046 (0.943): the
+        relative to OT interpolation (3 seeds, ``benchmarks/results/leave_one_out.md``), PCHIP 0.969 / 0.767
+        / 1.024 on iPSC / EMT / HSMM (mean 0.920), the natural spline 1.082 / 0.703 / 1.046 (0.944): the
         spline bends EMT's smooth trajectories better but overshoots on the branching iPSC data, where PCHIP
         is the only variant below the geometry. Gene-network recovery (``benchmarks/results/grn.md``) goes
         the other way, mean AUROC 0.733 with the spline against 0.715 with PCHIP, which flattens the
