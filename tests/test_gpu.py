@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cellbridge.methods import SF2MConfig, SF2MTrainer
-from cellbridge.ot import sinkhorn, sq_euclidean
+from cellbridge.ot import sample_pairs, sinkhorn, sq_euclidean
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
@@ -21,11 +21,26 @@ def test_sinkhorn_on_cuda_matches_cpu():
     assert (gpu.plan.cpu() - cpu.plan).abs().sum() < 1e-3
 
 
-def test_training_step_stays_on_the_device():
+def test_pair_draws_on_cuda_follow_the_plan():
+    """The blocked pair draw on the device: frequencies within 5 binomial standard errors of the plan."""
+    g = torch.Generator().manual_seed(1)
+    P = torch.rand(40, 50, generator=g, dtype=torch.float64) * (torch.rand(40, 50, generator=g) > 0.5)
+    P = P / P.sum()
+    n = 400_000
+    i, j = sample_pairs(P.float().cuda(), n, generator=torch.Generator(device="cuda").manual_seed(0))
+    counts = torch.zeros_like(P)
+    counts.index_put_((i.cpu(), j.cpu()), torch.ones(n, dtype=torch.float64), accumulate=True)
+    se = (P * (1 - P) / n).sqrt()
+    assert ((counts / n - P).abs() <= 5 * se + 1e-6).all()
+    assert (counts[P == 0] == 0).all()
+
+
+@pytest.mark.parametrize("n_times", [2, 3])  # the straight bridge; PCHIP paths through chained plans
+def test_training_step_stays_on_the_device(n_times):
     """A step of the sync-free trainer makes no device-to-host copy (CUDA sync debug mode would raise)."""
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.normal(size=(500, 5)), rng.normal(size=(500, 5)) + 1]).astype(np.float32)
-    t = np.repeat([0.0, 1.0], 500)
+    x = np.concatenate([rng.normal(size=(500, 5)) + k for k in range(n_times)]).astype(np.float32)
+    t = np.repeat(np.arange(n_times, dtype=float), 500)
     tr = SF2MTrainer(x, t, SF2MConfig(sigma=0.5, batch_size=256), device="cuda", rng=0)
     tr.step()  # warm-up (lazy CUDA initialisation may synchronise)
     torch.cuda.set_sync_debug_mode("error")
