@@ -86,9 +86,11 @@ def sample_pairs(
         Row and column indices, each ``(n_samples,)`` or ``(batch, n_samples)``, dtype int64.
     """
     squeeze = plan.ndim == 2
-    blocked = _blocked(plan.unsqueeze(0) if squeeze else plan)
-    i = _draw_rows(blocked, n_samples, generator)
-    j = _draw_columns(blocked, i, generator)
+    with torch.inference_mode():  # a few dozen small operations: skip autograd's bookkeeping on each
+        blocked = _blocked(plan.unsqueeze(0) if squeeze else plan)
+        i = _draw_rows(blocked, n_samples, generator)
+        j = _draw_columns(blocked, i, generator)
+    i, j = i.clone(), j.clone()  # normal tensors for the caller (in-place updates outside inference mode)
     return (i[0], j[0]) if squeeze else (i, j)
 
 
@@ -118,11 +120,13 @@ def sample_chains(plans: torch.Tensor, n_samples: int, *, generator: torch.Gener
     """
     if plans.ndim != 3 or plans.shape[1] != plans.shape[2]:
         raise ValueError(f"plans must be (K - 1, B, B), got shape {tuple(plans.shape)}")
-    blocked = _blocked(plans)  # one pass over all plans; each step then reads O(sqrt(B)) numbers per chain
-    chain = []
-    for k in range(plans.shape[0]):
-        plan_k = _BlockedPlan(blocked.entries[k : k + 1], blocked.block_mass[k : k + 1], blocked.n_cols)
-        if k == 0:
-            chain.append(_draw_rows(plan_k, n_samples, generator)[0])
-        chain.append(_draw_columns(plan_k, chain[-1].unsqueeze(0), generator)[0])
-    return torch.stack(chain)
+    with torch.inference_mode():  # as in sample_pairs
+        blocked = _blocked(plans)  # one pass over all plans; each step then reads O(sqrt(B)) numbers per chain
+        chain = []
+        for k in range(plans.shape[0]):
+            plan_k = _BlockedPlan(blocked.entries[k : k + 1], blocked.block_mass[k : k + 1], blocked.n_cols)
+            if k == 0:
+                chain.append(_draw_rows(plan_k, n_samples, generator)[0])
+            chain.append(_draw_columns(plan_k, chain[-1].unsqueeze(0), generator)[0])
+        chains = torch.stack(chain)
+    return chains.clone()

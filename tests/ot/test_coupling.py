@@ -80,3 +80,14 @@ def test_sample_pairs_frequencies_any_width(m):
     # 5 binomial standard errors per cell, plus float32 rounding of the plan (relative 1e-7)
     assert ((freq - P).abs() <= 5 * se + 1e-6).all()
     assert (counts[P == 0] == 0).all()  # zero-probability pairs are never drawn
+
+
+def test_pair_and_chain_draws_return_ordinary_tensors():
+    """The draws run in inference mode; the indices handed back can still be updated in place."""
+    from cellbridge.ot import sample_chains
+
+    i, j = sample_pairs(torch.rand(5, 6), 10)
+    chains = sample_chains(torch.rand(2, 4, 4), 7)
+    for t in (i, j, chains):
+        assert not t.is_inference()
+        t += 1  # would raise on an inference tensor

@@ -172,3 +172,15 @@ def test_kernel_exp_paths_agree():
     assert torch.isfinite(one.plan).all()
     # float32 exp implementations differ by an ulp or two: the plans agree far inside the tolerance
     assert (one.plan - two.plan).abs().sum() < 1e-4
+
+
+@pytest.mark.parametrize("overwrite_cost", [False, True])
+def test_outputs_are_ordinary_tensors(overwrite_cost):
+    """The iterations run in inference mode, but what the caller gets can be updated in place and enter autograd."""
+    C = _problem(20, 30, 3, seed=7)
+    out = sinkhorn(C, eps=0.1 * C.mean().item(), overwrite_cost=overwrite_cost)
+    for t in (out.plan, out.f, out.g, out.marginal_error):
+        assert not t.is_inference()
+    out.plan.mul_(2.0)  # would raise on an inference tensor
+    (out.f.requires_grad_() * 2).sum().backward()
+    assert torch.equal(out.f.grad, torch.full_like(out.f, 2.0))
