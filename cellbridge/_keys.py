@@ -24,3 +24,6 @@ SIMULATION = "cellbridge_simulation"
 DEFAULT_LOO_KEY = "cellbridge_leave_one_out"
 #: default ``adata.varp`` / ``adata.uns`` key of :func:`cellbridge.tl.grn`'s network (scores, edge table, params)
 DEFAULT_GRN_KEY = "cellbridge_grn"
+#: ``obs`` columns that :func:`cellbridge.pp.refine_time` writes: refined time and within-snapshot progress
+TIME_REFINED = "cellbridge_time_refined"
+PROGRESS = "cellbridge_progress"
