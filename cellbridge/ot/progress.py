@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import ot as pot
 
-__all__ = ["snapshot_progress", "refine_time_points"]
+__all__ = ["snapshot_progress", "refine_time_points", "check_n_sub"]
 
 
 def _barycentric_images(x_from: np.ndarray, x_to: np.ndarray) -> np.ndarray:
@@ -74,6 +74,18 @@ def snapshot_progress(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     return progress
 
 
+def check_n_sub(t: np.ndarray, n_sub: int) -> np.ndarray:
+    """Raise ValueError unless ``t`` has two or more time points that ``n_sub`` can split; return them."""
+    if isinstance(n_sub, (bool, np.bool_)) or not isinstance(n_sub, (int, np.integer)) or n_sub < 1:
+        raise ValueError(f"n_sub must be an integer >= 1, got {n_sub!r}")
+    time_points, counts = np.unique(np.asarray(t, dtype=np.float64), return_counts=True)
+    if len(time_points) < 2:
+        raise ValueError("refining time points needs at least two time points")
+    if n_sub > counts.min():
+        raise ValueError(f"n_sub={n_sub} exceeds the number of cells of the smallest snapshot ({counts.min()})")
+    return time_points
+
+
 def refine_time_points(t: np.ndarray, progress: np.ndarray, n_sub: int) -> np.ndarray:
     """Split every snapshot into ``n_sub`` sub-snapshots of (nearly) equal size, ordered by ``progress``.
 
@@ -100,13 +112,7 @@ def refine_time_points(t: np.ndarray, progress: np.ndarray, n_sub: int) -> np.nd
     progress = np.asarray(progress, dtype=np.float64)
     if t.ndim != 1 or progress.shape != t.shape:
         raise ValueError(f"t and progress must be 1-D of the same length, got {t.shape} and {progress.shape}")
-    if isinstance(n_sub, (bool, np.bool_)) or not isinstance(n_sub, (int, np.integer)) or n_sub < 1:
-        raise ValueError(f"n_sub must be an integer >= 1, got {n_sub!r}")
-    time_points, counts = np.unique(t, return_counts=True)
-    if len(time_points) < 2:
-        raise ValueError("refining time points needs at least two time points")
-    if n_sub > counts.min():
-        raise ValueError(f"n_sub={n_sub} exceeds the number of cells of the smallest snapshot ({counts.min()})")
+    time_points = check_n_sub(t, n_sub)
     gaps = np.diff(time_points)
     nearest = np.minimum(np.r_[gaps[0], gaps], np.r_[gaps, gaps[-1]])  # smallest gap beside each time point
     refined = np.empty_like(t)

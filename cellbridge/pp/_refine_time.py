@@ -8,7 +8,7 @@ from anndata import AnnData
 from .._keys import PROGRESS, TIME_REFINED
 from .._logging import logger
 from .._validation import _check_anndata, _parse_time_with_labels, get_rep
-from ..ot.progress import refine_time_points, snapshot_progress
+from ..ot.progress import check_n_sub, refine_time_points, snapshot_progress
 
 __all__ = ["refine_time"]
 
@@ -25,8 +25,9 @@ def refine_time(
 ) -> AnnData | None:
     """Split each snapshot into ``n_sub`` finer time points by where its cells sit between the neighbours.
 
-    Each cell is projected onto the segment between its exact-OT images in the previous and the next
-    snapshot (:func:`cellbridge.ot.progress.snapshot_progress`); each snapshot is then cut into ``n_sub``
+    Each cell is scored by how far it lies ahead of its snapshot's mean along its own direction of motion,
+    from its exact-OT images in the previous and the next snapshot
+    (:func:`cellbridge.ot.progress.snapshot_progress`); each snapshot is then cut into ``n_sub``
     equally filled sub-snapshots by that order (:func:`cellbridge.ot.progress.refine_time_points`), placed
     evenly around the original time. Fit on the refined column (``cb.tl.fit(adata, time_key=key_added)``)
     or difference it when a method's resolution in time matters more than the snapshot labels.
@@ -67,7 +68,7 @@ def refine_time(
     >>> import cellbridge as cb
     >>> adata, truth = cb.datasets.read_beeline("dyn-LI-1000-1", n_time_bins=5)  # doctest: +SKIP
     >>> cb.pp.refine_time(adata, "time", n_sub=3, use_rep="X")  # doctest: +SKIP
-    cellbridge: refined 5 time points into 15 (3 per snapshot, 66-68 cells each); added obs['cellbridge_time_refined'], obs['cellbridge_progress']
+    >>> model = cb.tl.fit(adata, "cellbridge_time_refined", use_rep="X")  # doctest: +SKIP
     """
     _check_anndata(adata)
     if not isinstance(time_key, str) or time_key not in adata.obs.columns:
@@ -78,6 +79,7 @@ def refine_time(
     if key_added == progress_key:
         raise ValueError("key_added and progress_key must differ")
     times, _ = _parse_time_with_labels(adata.obs[time_key], name=time_key)
+    check_n_sub(times, n_sub)  # before the couplings, which are the expensive part
     x = get_rep(adata, use_rep)
     # compute everything before writing anything
     progress = snapshot_progress(x, times)
