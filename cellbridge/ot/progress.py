@@ -22,17 +22,10 @@ AnnData-free; NumPy arrays in and out (POT's exact OT runs on the host anyway).
 from __future__ import annotations
 
 import numpy as np
-import ot as pot
+
+from .velocity import barycentric_images
 
 __all__ = ["snapshot_progress", "refine_time_points", "check_n_sub"]
-
-
-def _barycentric_images(x_from: np.ndarray, x_to: np.ndarray) -> np.ndarray:
-    """Each cell of ``x_from`` mapped to the plan-weighted mean of its partners in ``x_to`` (exact OT)."""
-    a = np.full(len(x_from), 1.0 / len(x_from))
-    b = np.full(len(x_to), 1.0 / len(x_to))
-    plan = pot.emd(a, b, pot.dist(x_from, x_to))  # squared Euclidean cost, as the bridges use
-    return plan @ x_to / plan.sum(axis=1, keepdims=True)
 
 
 def snapshot_progress(x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -64,8 +57,8 @@ def snapshot_progress(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     progress = np.empty(len(x))
     for k, idx in enumerate(cells):
         here = x[idx]
-        past = _barycentric_images(here, x[cells[k - 1]]) if k > 0 else here
-        future = _barycentric_images(here, x[cells[k + 1]]) if k + 1 < len(cells) else here
+        past = barycentric_images(here, x[cells[k - 1]]) if k > 0 else here
+        future = barycentric_images(here, x[cells[k + 1]]) if k + 1 < len(cells) else here
         direction = future - past
         norm = np.linalg.norm(direction, axis=1, keepdims=True)
         # a cell whose images coincide has no direction: it scores 0, the snapshot's middle

@@ -6,6 +6,7 @@ import torch
 
 from cellbridge.grn import readout, score_network
 from cellbridge.grn.ngm import NGMDrift
+from linear_system import linear_time_course
 
 
 def test_jacobian_of_a_linear_drift_and_orientation():
@@ -73,31 +74,6 @@ def test_ngm_scores_zero_diagonal_and_input_scale():
     np.testing.assert_allclose(s2[0, 1], 2 * g[0, 1], rtol=1e-6)
 
 
-def _linear_time_course(seed=0, d=8, n_clusters=16, n_cells=240, times=np.linspace(0, 1, 6), noise=0.1, spread=0.1):
-    """Snapshots of dx = A x dt + noise dW, A = -I + 8 signed off-diagonal entries (j -> i where A_ij != 0).
-
-    Cells start in 16 tight clusters spread over the space (several cell states), each snapshot from fresh
-    trajectories, so a snapshot pairs with the next only through the marginals: the clusters' motion tells
-    A apart from its transpose.
-    """
-    rng = np.random.default_rng(seed)
-    a = -np.eye(d)
-    pairs = [(i, j) for i in range(d) for j in range(d) if i != j]
-    for k in rng.choice(len(pairs), d, replace=False):
-        i, j = pairs[k]
-        a[i, j] = rng.choice([-1, 1]) * rng.uniform(0.8, 1.5)
-    centres = rng.normal(0, 2.0, (n_clusters, d))
-    xs, h = [], 0.01
-    for end in times:
-        z = centres[rng.integers(n_clusters, size=n_cells)] + spread * rng.normal(size=(n_cells, d))
-        for _ in range(int(round(end / h))):
-            z = z + h * z @ a.T + noise * np.sqrt(h) * rng.normal(size=z.shape)
-        xs.append(z)
-    truth = np.sign(a.T).astype(int)  # [regulator, target]
-    np.fill_diagonal(truth, 0)
-    return np.concatenate(xs).astype(np.float32), np.repeat(times, n_cells), truth
-
-
 @pytest.mark.slow
 def test_ngm_fit_recovers_a_sparse_linear_system_with_signs():
     import anndata as ad
@@ -105,7 +81,7 @@ def test_ngm_fit_recovers_a_sparse_linear_system_with_signs():
 
     import cellbridge as cb
 
-    x, t, truth = _linear_time_course(seed=0)
+    x, t, truth = linear_time_course(seed=0)
     genes = [f"g{i}" for i in range(x.shape[1])]
     adata = ad.AnnData(x, var=pd.DataFrame(index=genes))
     adata.obs["time"] = t

@@ -10,6 +10,7 @@ import cellbridge as cb
 from cellbridge.grn.ngm import NGMDrift
 from cellbridge.model import CellBridgeModel, Normalization
 from cellbridge.nn import TimeMLP
+from linear_system import linear_time_course
 
 GENES = ["a", "b", "c", "d"]
 # hand-set NGM: a -> b (activation), b -| c (repression), d -> a (activation); nothing else
@@ -141,3 +142,50 @@ def test_fit_with_ngm_drift_saves_and_loads(tmp_path):
     np.testing.assert_allclose(e1["score"].to_numpy(), e2["score"].to_numpy())
     with pytest.raises(ValueError, match="drift"):
         cb.tl.fit(adata, "t", use_rep="X", drift="tree", n_steps=2, progress=False)
+
+
+def _chain_course():
+    """The linear system of tests/linear_system.py (8 genes, 8 signed edges), with string time labels."""
+    x, t, truth = linear_time_course(seed=1, n_cells=120)
+    genes = [f"g{i}" for i in range(x.shape[1])]
+    adata = ad.AnnData(x, var=pd.DataFrame(index=genes))
+    adata.obs["day"] = pd.Categorical([f"day{v:g}" for v in t * 5])
+    return adata, truth, genes
+
+
+def test_grn_without_a_model_reads_ot_velocities(cb_log, tmp_path):
+    from cellbridge.grn.velocity_regression import velocity_network
+
+    adata, truth, genes = _chain_course()
+    edges = cb.tl.grn(adata, time_key="day", n_sub=1)
+    # the same numbers as the AnnData-free core, in the same orientation
+    core = velocity_network(adata.X, np.repeat(np.linspace(0, 5, 6), 120), n_sub=1)
+    np.testing.assert_allclose(adata.varp["cellbridge_grn"], core.scores["all"], rtol=1e-6)
+    res = cb.grn.score_network(adata.varp["cellbridge_grn"], truth, genes=genes)
+    assert res["auroc"] > 0.9, res
+    top = edges.iloc[0]
+    i, j = genes.index(top["regulator"]), genes.index(top["target"])
+    assert top["sign"] == np.sign(core.mean_jacobian["all"][j, i]) == truth[i, j]
+    params = adata.uns["cellbridge_grn"]["params"]
+    assert params["network"] == "ot_velocity" and params["score_kind"] == "ot_velocity" and "drift" not in params
+    assert list(params["n_sub"]) == [1]
+    assert any("OT-matched velocities" in r.getMessage() for r in cb_log)
+    # per time point: the labels of the time column
+    edges = cb.tl.grn(adata, time_key="day", n_sub=1, time_bins=True, key_added="per_day")
+    assert list(edges["group"].cat.categories)[:3] == ["all", "day0", "day1"]
+    adata.write_h5ad(tmp_path / "velocity.h5ad")
+
+
+def test_grn_without_a_model_bad_input_writes_nothing():
+    adata, _, _ = _chain_course()
+    with pytest.raises(ValueError, match="time_key"):
+        cb.tl.grn(adata)
+    with pytest.raises(ValueError, match="without a model"):
+        cb.tl.grn(adata, time_key="day", score="group_norm")
+    with pytest.raises(ValueError, match="n_sub"):
+        cb.tl.grn(adata, time_key="day", n_sub=500)
+    with pytest.raises(TypeError, match="CellBridgeModel or None"):
+        cb.tl.grn(adata, "model")
+    assert "cellbridge_grn" not in adata.uns and "cellbridge_grn" not in adata.varp
+    with pytest.raises(ValueError, match="fitted in 'X'"):
+        cb.tl.grn(_adata(), _model(), use_rep="X_pca")
