@@ -34,7 +34,7 @@ import numpy as np
 
 from .._logging import logger
 from ..ot.progress import check_n_sub, refine_time_points, snapshot_progress
-from ..ot.velocity import ot_velocities
+from ..ot.velocity import ot_velocities, snapshots
 from .readout import NetworkReadout, pca_to_genes
 
 __all__ = ["DEFAULT_N_SUB", "MIN_GROUP_CELLS", "velocity_coefficients", "velocity_network"]
@@ -75,10 +75,9 @@ def velocity_coefficients(x: np.ndarray, v: np.ndarray, alphas: Sequence[float] 
 
 
 def _per_target_scale(coef: np.ndarray) -> np.ndarray:
-    """|coef| without self-loops, each row (target) divided by its largest entry (rows of zeros stay 0)."""
+    """|coef| (square) without self-loops, each row (target) divided by its largest entry (rows of zeros stay 0)."""
     s = np.abs(coef)
-    if s.shape[0] == s.shape[1]:
-        np.fill_diagonal(s, 0.0)
+    np.fill_diagonal(s, 0.0)
     top = s.max(axis=1, keepdims=True)
     return np.divide(s, top, out=np.zeros_like(s), where=top > 0)
 
@@ -126,10 +125,8 @@ def velocity_network(
         :math:`|A|`), ``signs`` (of the mean :math:`A`), ``mean_jacobian`` (the mean :math:`A` in units of
         ``x`` per time unit, ``[target, regulator]``), ``score_kind`` ``"ot_velocity"`` and ``n_cells``.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x, _, _ = snapshots(x, t, "a network from OT velocities")
     t = np.asarray(t, dtype=np.float64)
-    if x.ndim != 2 or t.shape != (x.shape[0],):
-        raise ValueError(f"x must be (n_cells, n_dims) and t (n_cells,), got {x.shape} and {t.shape}")
     resolutions = _check_resolutions(t, n_sub)
     labels = None if groups is None else np.asarray(groups, dtype=object)
     if labels is not None and labels.shape != t.shape:
@@ -169,8 +166,7 @@ def velocity_network(
         a = np.mean(raw[g], axis=0)
         s = np.mean(scaled[g], axis=0).T
         sg = np.sign(a).T.astype(np.int8)
-        if s.shape[0] == s.shape[1]:
-            np.fill_diagonal(sg, 0)
+        np.fill_diagonal(sg, 0)
         scores[g], signs[g], means[g] = s, sg, a
         kinds[g], counts[g] = SCORE_KIND, int(members[g].sum())
     return NetworkReadout(scores=scores, signs=signs, mean_jacobian=means, score_kind=kinds, n_cells=counts)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .velocity import barycentric_images
+from .velocity import barycentric_images, snapshots
 
 __all__ = ["snapshot_progress", "refine_time_points", "check_n_sub"]
 
@@ -44,16 +44,7 @@ def snapshot_progress(x: np.ndarray, t: np.ndarray) -> np.ndarray:
         ``(n,)`` float64, in the units of ``x``: signed distance from the snapshot's mean along each cell's
         direction of motion (comparable within a snapshot only).
     """
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)
-    if x.ndim != 2 or t.shape != (x.shape[0],):
-        raise ValueError(f"x must be (n_cells, n_dims) and t (n_cells,), got {x.shape} and {t.shape}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t))):
-        raise ValueError("x and t must be finite")
-    time_points = np.unique(t)
-    if len(time_points) < 2:
-        raise ValueError("snapshot progress needs at least two time points")
-    cells = [np.flatnonzero(t == tp) for tp in time_points]
+    x, _, cells = snapshots(x, t, "snapshot progress")
     progress = np.empty(len(x))
     for k, idx in enumerate(cells):
         here = x[idx]

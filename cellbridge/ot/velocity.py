@@ -14,7 +14,25 @@ from __future__ import annotations
 import numpy as np
 import ot as pot
 
-__all__ = ["barycentric_images", "ot_velocities"]
+__all__ = ["snapshots", "barycentric_images", "ot_velocities"]
+
+
+def snapshots(x: np.ndarray, t: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Checked cells and their snapshots: ``(x as float64, sorted time points, indices of each one's cells)``.
+
+    Raises ValueError, naming ``what`` needs them, unless ``x`` is ``(n, d)``, ``t`` ``(n,)``, both finite,
+    with at least two distinct times.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    if x.ndim != 2 or t.shape != (x.shape[0],):
+        raise ValueError(f"x must be (n_cells, n_dims) and t (n_cells,), got {x.shape} and {t.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t))):
+        raise ValueError("x and t must be finite")
+    time_points = np.unique(t)
+    if len(time_points) < 2:
+        raise ValueError(f"{what} needs at least two time points")
+    return x, time_points, [np.flatnonzero(t == tp) for tp in time_points]
 
 
 def barycentric_images(x_from: np.ndarray, x_to: np.ndarray) -> np.ndarray:
@@ -59,16 +77,7 @@ def ot_velocities(x: np.ndarray, t: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(n, d)`` float64, in units of ``x`` per unit of ``t``.
     """
-    x = np.asarray(x, dtype=np.float64)
-    t = np.asarray(t, dtype=np.float64)
-    if x.ndim != 2 or t.shape != (x.shape[0],):
-        raise ValueError(f"x must be (n_cells, n_dims) and t (n_cells,), got {x.shape} and {t.shape}")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t))):
-        raise ValueError("x and t must be finite")
-    time_points = np.unique(t)
-    if len(time_points) < 2:
-        raise ValueError("OT velocities need at least two time points")
-    cells = [np.flatnonzero(t == tp) for tp in time_points]
+    x, time_points, cells = snapshots(x, t, "an OT velocity")
     v = np.empty_like(x)
     for k in range(len(cells) - 1):
         here, after = cells[k], cells[k + 1]
