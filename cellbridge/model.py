@@ -23,10 +23,9 @@ import torch
 
 from ._logging import logger
 from ._utils import RNGLike, as_numpy_rng, cpu_threads, resolve_device, torch_generator
-from .grn.ngm import NGMDrift
 from .methods.dsbm import DSBMConfig, DSBMTrainer
 from .methods.sf2m import SF2MConfig, SF2MTrainer
-from .nn import TimeMLP
+from .nn import build_network
 from .sde import integrate
 
 #: default sigma in units of the data's RMS spread per square root of the median interval (see default_sigma)
@@ -38,6 +37,8 @@ _FORMAT_VERSION = 1
 METHODS = {"sf2m": SF2MConfig, "dsbm": DSBMConfig}
 #: networks each method holds
 _NETWORKS = {"sf2m": ("flow", "score"), "dsbm": ("forward", "backward")}
+#: the network that is the drift: [SF]2M's flow (probability-flow velocity), DSBM's forward drift
+_DRIFT_NETWORK = {"sf2m": "flow", "dsbm": "forward"}
 
 
 def rms_spread(x: np.ndarray) -> float:
@@ -134,6 +135,11 @@ class CellBridgeModel:
     def directions(self) -> tuple[str, ...]:
         """Directions the model can simulate: both for [SF]2M, the trained ones for DSBM."""
         return tuple(self.config.get("directions", ("forward", "backward")))
+
+    @property
+    def drift_network(self) -> torch.nn.Module:
+        """The network that is the model's drift (normalised coordinates): the one a gene network is read from."""
+        return self.networks[_DRIFT_NETWORK[self.method]]
 
     @property
     def sigma(self) -> float:
@@ -461,14 +467,6 @@ class CellBridgeModel:
         history = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in payload.get("history", {}).items()}
         model = cls(config, networks, Normalization.from_dict(payload["normalization"]), history)
         return model.to(device)
-
-
-def build_network(net_cfg: dict) -> torch.nn.Module:
-    """An untrained network of the class and shape a saved config describes (``kind``: ``"ngm"`` for an
-    :class:`cellbridge.grn.ngm.NGMDrift`, a :class:`cellbridge.nn.TimeMLP` otherwise)."""
-    if net_cfg.get("kind") == "ngm":
-        return NGMDrift(**{k: v for k, v in net_cfg.items() if k != "kind"})
-    return TimeMLP(net_cfg["dim"], net_cfg["hidden_dims"], net_cfg["activation"], net_cfg["n_freqs"], net_cfg["out_dim"])
 
 
 def load(directory: str | Path, *, device: str | torch.device = "cpu") -> CellBridgeModel:

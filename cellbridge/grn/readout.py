@@ -8,7 +8,7 @@ A drift :math:`f(t, x)` fitted in gene space defines a network through its Jacob
 
 Edge scores, by model:
 
-- **Neural graphical model** (:class:`cellbridge.grn.ngm.NGMDrift`): the first-layer column norms
+- **Neural graphical model** (:class:`cellbridge.nn.NGMDrift`): the first-layer column norms
   :math:`\lVert W^{(i)}_{:, j} \rVert` (:func:`ngm_scores`), which the group lasso made sparse, or (the
   default of :func:`read_network`) the mean absolute Jacobian over the observed cells, zero on the same
   pruned columns; the Jacobian, averaged over the observed cells and their times, gives the signs.
@@ -164,7 +164,7 @@ def ngm_scores(ngm: torch.nn.Module, *, input_scale: np.ndarray | None = None) -
     Parameters
     ----------
     ngm
-        An :class:`cellbridge.grn.ngm.NGMDrift`.
+        An :class:`cellbridge.nn.NGMDrift`.
     input_scale
         Optional spread of each input gene (``(d_in,)``, in the units the network sees): the scores become
         :math:`\lVert W^{(i)}_{:, j} \rVert s_j`, the effect of a typical change of the regulator, which
@@ -258,7 +258,7 @@ def read_network(
     groups
         Optional label per state (a cell cluster, a time bin): each label gets its own scores and signs.
     ngm
-        The :class:`~cellbridge.grn.ngm.NGMDrift` inside ``drift``, if any: enables ``score="group_norm"``.
+        The :class:`~cellbridge.nn.NGMDrift` inside ``drift``, if any: enables ``score="group_norm"``.
     loadings
         PCA loadings :math:`Q` (genes x PCs) when the drift lives in PCA space: the averaged Jacobians are
         mapped to genes by :func:`pca_to_genes` (scores are then :math:`|Q \bar J Q^T|`).

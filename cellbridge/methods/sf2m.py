@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng, torch_generator
-from ..grn.ngm import NGMDrift, adaptive_weights
+from ..nn import NGMDrift, adaptive_weights
 from ..ot import coupling, sample_chains, sample_pairs
 from ..paths import (
     brownian_bridge,
@@ -121,7 +121,7 @@ class SF2MConfig:
         Steps between progress-bar updates (each reads the loss from the device once).
     drift
         ``"mlp"`` (default): the flow network is a :class:`cellbridge.nn.TimeMLP`. ``"ngm"``: a neural
-        graphical model (:class:`cellbridge.grn.ngm.NGMDrift`, one MLP per target dimension over all inputs)
+        graphical model (:class:`cellbridge.nn.NGMDrift`, one MLP per target dimension over all inputs)
         whose first-layer column norms are the edges of a gene network (:func:`cellbridge.tl.grn`); fit it in
         gene space. The score network stays a TimeMLP.
     ngm_hidden_dims
@@ -133,7 +133,7 @@ class SF2MConfig:
     ngm_adaptive
         Adaptive group lasso: after half of the steps, reweight each column by (mean norm / its norm), so
         that weak columns are pruned harder and strong ones shrink less
-        (:func:`cellbridge.grn.ngm.adaptive_weights`).
+        (:func:`cellbridge.nn.adaptive_weights`).
     ngm_time
         Whether time enters each target's MLP (``True``, default; with ``n_freqs`` Fourier features) or the
         drift is autonomous (``False``). An autonomous drift is the natural prior for fixed regulatory rules,

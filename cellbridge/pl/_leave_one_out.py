@@ -13,7 +13,8 @@ from matplotlib.axes import Axes
 
 from .._keys import DEFAULT_LOO_KEY, DEFAULT_REP, SIM_TIME, SIMULATION
 from .._logging import logger
-from .._validation import get_rep, parse_time
+from ..time_labels import parse_time
+from ..timecourse import get_rep
 from ..evaluation.baselines import BASELINES
 
 #: The baseline a model has to beat; drawn in black, on top of the other baselines.

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from .._keys import SIM_TIME, SIM_TRAJECTORY, SIMULATION
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng
-from .._validation import parse_time
+from ..time_labels import parse_time
 
 
 def trajectories(

@@ -8,7 +8,8 @@ from anndata import AnnData
 
 from .._keys import DEFAULT_REP, PCA_LOADINGS, PREPARE_KEY, TIME_NUMERIC
 from .._logging import logger
-from .._validation import _check_anndata, _check_matrix, _parse_time_with_labels, get_rep
+from ..time_labels import parse_time_labels
+from ..timecourse import check_anndata, check_matrix, get_rep
 
 __all__ = ["prepare"]
 
@@ -44,7 +45,7 @@ def prepare(
 ) -> AnnData | None:
     """Prepare a time course for :func:`cellbridge.tl.fit`: numeric time and a representation.
 
-    Parses ``adata.obs[time_key]`` into numbers (see :func:`cellbridge._validation.parse_time`:
+    Parses ``adata.obs[time_key]`` into numbers (see :func:`cellbridge.time_labels.parse_time`:
     ``"day3"`` -> 3, ``"D2.5"`` -> 2.5, ordered categoricals by their order) and, when
     ``use_rep="X_pca"`` is absent, computes PCA with :func:`scanpy.pp.pca`. Everything is validated
     before anything is written, so a failure leaves ``adata`` as it was.
@@ -100,7 +101,7 @@ def prepare(
     array([0., 2., 4.])
     """
     # ---- validate everything before writing anything ----------------------------------------------
-    _check_anndata(adata)
+    check_anndata(adata)
     if not isinstance(time_key, str):
         raise TypeError(f"time_key must be a string, not {type(time_key).__name__}")
     if not isinstance(use_rep, str):
@@ -113,7 +114,7 @@ def prepare(
         raise ValueError(
             f"time_key {time_key!r} is not a column of adata.obs (available: {list(adata.obs.columns)})"
         )
-    times, labels = _parse_time_with_labels(adata.obs[time_key], name=time_key)
+    times, labels = parse_time_labels(adata.obs[time_key], name=time_key)
     time_points = np.unique(times).astype(np.float64)
     if time_points.size < 2:
         logger.warning(
@@ -124,7 +125,7 @@ def prepare(
     if use_rep == DEFAULT_REP and DEFAULT_REP not in adata.obsm:
         if adata.X is None:
             raise ValueError("adata.X is empty (None); PCA cannot be computed")
-        _check_matrix(adata.X, "adata.X")  # NaN / inf / overflow, without densifying a sparse X
+        check_matrix(adata.X, "adata.X")  # NaN / inf / overflow, without densifying a sparse X
         n_pcs = int(min(n_comps, adata.n_obs - 1, adata.n_vars - 1))
         if n_pcs < 1:
             raise ValueError(
@@ -136,9 +137,9 @@ def prepare(
     elif use_rep == "X":
         if adata.X is None:
             raise ValueError("adata.X is empty (None); pass use_rep= a key of adata.obsm instead")
-        n_dims = _check_matrix(adata.X, "adata.X").shape[1]
+        n_dims = check_matrix(adata.X, "adata.X").shape[1]
     elif use_rep in adata.obsm:
-        n_dims = _check_matrix(adata.obsm[use_rep], f"adata.obsm[{use_rep!r}]").shape[1]
+        n_dims = check_matrix(adata.obsm[use_rep], f"adata.obsm[{use_rep!r}]").shape[1]
     else:
         raise ValueError(
             f"adata.obsm has no key {use_rep!r} (available: {list(adata.obsm.keys()) or 'none'}); compute it "

@@ -7,7 +7,8 @@ from anndata import AnnData
 
 from .._keys import PROGRESS, TIME_REFINED
 from .._logging import logger
-from .._validation import _check_anndata, _parse_time_with_labels, get_rep
+from ..time_labels import parse_time_labels
+from ..timecourse import check_anndata, get_rep
 from ..ot.progress import check_n_sub, refine_time_points, snapshot_progress
 
 __all__ = ["refine_time"]
@@ -70,7 +71,7 @@ def refine_time(
     >>> cb.pp.refine_time(adata, "time", n_sub=3, use_rep="X")  # doctest: +SKIP
     >>> model = cb.tl.fit(adata, "cellbridge_time_refined", use_rep="X")  # doctest: +SKIP
     """
-    _check_anndata(adata)
+    check_anndata(adata)
     if not isinstance(time_key, str) or time_key not in adata.obs.columns:
         raise ValueError(f"time_key {time_key!r} is not a column of adata.obs (available: {list(adata.obs.columns)})")
     for name, key in (("key_added", key_added), ("progress_key", progress_key)):
@@ -78,7 +79,7 @@ def refine_time(
             raise ValueError(f"{name} must be a non-empty string, got {key!r}")
     if key_added == progress_key:
         raise ValueError("key_added and progress_key must differ")
-    times, _ = _parse_time_with_labels(adata.obs[time_key], name=time_key)
+    times, _ = parse_time_labels(adata.obs[time_key], name=time_key)
     check_n_sub(times, n_sub)  # before the couplings, which are the expensive part
     x = get_rep(adata, use_rep)
     # compute everything before writing anything

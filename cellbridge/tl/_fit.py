@@ -10,7 +10,7 @@ from anndata import AnnData
 from .._keys import DEFAULT_FIT_KEY, DEFAULT_REP
 from .._logging import logger
 from .._utils import RNGLike
-from .._validation import time_course
+from ..timecourse import time_course
 from ..model import CellBridgeModel
 from ._uns import h5ad_safe
 

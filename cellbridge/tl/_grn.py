@@ -11,16 +11,14 @@ from anndata import AnnData
 from .. import _keys as keys
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng
-from .._validation import _parse_time_with_labels, get_rep
-from ..grn.ngm import NGMDrift
+from ..time_labels import parse_time_labels
+from ..timecourse import get_rep
+from ..nn import NGMDrift
 from ..grn.readout import SCORE_KINDS, read_network
 from ..grn.velocity_regression import DEFAULT_N_SUB, velocity_network
 from ..model import CellBridgeModel
 from ._uns import h5ad_safe
 
-#: the network whose Jacobian is read, per method: [SF]2M's flow (probability-flow velocity), DSBM's
-#: forward drift
-_DRIFT_NETWORK = {"sf2m": "flow", "dsbm": "forward"}
 ALL_CELLS = "all"
 
 
@@ -72,7 +70,7 @@ def grn(
     r"""Read a gene regulatory network from the drift of a fitted model, or from OT-matched velocities.
 
     **From a model** (``model`` given). The drift is the [SF]2M flow (the probability-flow velocity; an
-    :class:`~cellbridge.grn.ngm.NGMDrift` when fitted with ``drift="ngm"``) or DSBM's forward drift. Its
+    :class:`~cellbridge.nn.NGMDrift` when fitted with ``drift="ngm"``) or DSBM's forward drift. Its
     Jacobian :math:`J_{ij} = \partial f_i / \partial x_j` at the observed cells and their times says how the
     velocity of gene :math:`i` depends on the level of gene :math:`j`: an edge :math:`j \to i`, activating when
     :math:`\bar J_{ij} > 0`.
@@ -180,7 +178,7 @@ def grn(
     dim = x.shape[1] if model is None else model.dim
     if x.shape[1] != dim:
         raise ValueError(f"the model has dimension {model.dim}, adata's {use_rep!r} {x.shape[1]}")
-    t, labels_by_time = _parse_time_with_labels(adata.obs[time_key], name=time_key)
+    t, labels_by_time = parse_time_labels(adata.obs[time_key], name=time_key)
     if model is not None:
         labels_by_time = dict(zip(model.time_points.tolist(), model.config.get("time_labels", []))) or {}
 
@@ -214,8 +212,8 @@ def grn(
         readout = velocity_network(x[idx], t[idx], n_sub=n_sub, groups=None if group is None else group[idx],
                                    loadings=loadings)
     else:
-        net_name = _DRIFT_NETWORK[model.method]
-        net = model.networks[net_name]
+        net = model.drift_network
+        net_name = next(name for name, n in model.networks.items() if n is net)
         is_ngm = isinstance(net, NGMDrift)
         if is_ngm and loadings is not None and score in ("auto", "group_norm"):
             logger.info("the NGM lives in PCA space: gene-space scores come from Q mean(J) Q^T, not from group norms")

@@ -11,7 +11,7 @@ from anndata import AnnData
 from .._keys import DEFAULT_LOO_KEY, DEFAULT_REP
 from .._logging import logger
 from .._utils import RNGLike, resolve_device
-from .._validation import time_course
+from ..timecourse import time_course
 from ..evaluation import BASELINES
 from ..evaluation.leave_one_out import leave_one_out as _leave_one_out
 from ..evaluation.leave_one_out import model_predictor, summarize

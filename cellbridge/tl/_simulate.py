@@ -10,7 +10,8 @@ from anndata import AnnData
 from .. import _keys as keys
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng
-from .._validation import get_rep, parse_time
+from ..time_labels import parse_time
+from ..timecourse import get_rep
 from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
 from ._uns import h5ad_safe
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cellbridge.grn import readout, score_network
-from cellbridge.grn.ngm import NGMDrift
+from cellbridge.nn import NGMDrift
 from linear_system import linear_time_course
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import cellbridge as cb
-from cellbridge.grn.ngm import NGMDrift
+from cellbridge.nn import NGMDrift
 from cellbridge.model import CellBridgeModel, Normalization
 from cellbridge.nn import TimeMLP
 from linear_system import linear_time_course

@@ -1,4 +1,4 @@
-"""Time-conditioned networks."""
+"""The time-conditioned MLP of the flow, score and drift networks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-_ACTIVATIONS = {
+ACTIVATIONS = {
     "selu": nn.SELU,
     "silu": nn.SiLU,
     "relu": nn.ReLU,
@@ -48,8 +48,8 @@ class TimeMLP(nn.Module):
         out_dim: int | None = None,
     ):
         super().__init__()
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(_ACTIVATIONS)}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         if dim < 1 or any(h < 1 for h in hidden_dims) or n_freqs < 0:
             raise ValueError("dim and hidden widths must be positive and n_freqs non-negative")
         self.config = {
@@ -63,7 +63,7 @@ class TimeMLP(nn.Module):
         layers: list[nn.Module] = []
         width = dim + 1 + 2 * n_freqs
         for h in hidden_dims:
-            layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
+            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
             width = h
         layers.append(nn.Linear(width, self.config["out_dim"]))
         self.net = nn.Sequential(*layers)

@@ -31,7 +31,7 @@ gradient field, :math:`f = \nabla \psi`, whose Jacobian is symmetric and cannot 
 velocity of gene :math:`i` needs.
 
 **Orientation.** The package's convention for score matrices is :math:`S[\text{regulator}, \text{target}]`
-(:mod:`cellbridge.grn.metrics`), so :meth:`NGMDrift.group_norms` returns the ``(n_inputs, n_targets)``
+(:mod:`cellbridge.grn`), so :meth:`NGMDrift.group_norms` returns the ``(n_inputs, n_targets)``
 matrix :math:`S_{ji} = \lVert W^{(i)}_{:, j} \rVert`, regulator :math:`j` in the rows.
 
 The per-target MLPs are evaluated together, never in a Python loop over genes: the first layer is one
@@ -47,7 +47,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from ..nn import _ACTIVATIONS
+from .mlp import ACTIVATIONS
 
 __all__ = ["NGMDrift", "adaptive_weights"]
 
@@ -97,8 +97,8 @@ class NGMDrift(nn.Module):
     ):
         super().__init__()
         hidden_dims = [int(h) for h in hidden_dims]
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(_ACTIVATIONS)}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         if dim < 1 or not hidden_dims or any(h < 1 for h in hidden_dims) or n_freqs < 0:
             raise ValueError("dim and at least one hidden width must be positive, n_freqs non-negative")
         out_dim = int(out_dim or dim)
@@ -115,7 +115,7 @@ class NGMDrift(nn.Module):
         n_time = (1 + 2 * n_freqs) if time_conditioned else 0
         self.n_time = n_time
         self.register_buffer("freqs", math.pi * torch.arange(1, n_freqs + 1, dtype=torch.float32), persistent=False)
-        self.act = _ACTIVATIONS[activation]()
+        self.act = ACTIVATIONS[activation]()
         h0 = hidden_dims[0]
         fan_in = dim + n_time
         # first layer: the penalised input columns, the (unpenalised) time columns and the bias

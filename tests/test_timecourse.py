@@ -1,4 +1,4 @@
-"""Tests of cellbridge._validation: time parsing, representation access and time-course checks."""
+"""Tests of cellbridge.time_labels (time parsing) and cellbridge.timecourse (representation access, time-course checks)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from cellbridge._validation import TimeCourse, get_rep, parse_time, time_course
+from cellbridge.time_labels import parse_time
+from cellbridge.timecourse import TimeCourse, get_rep, time_course
 
 
 # --------------------------------------------------------------------------------------------------

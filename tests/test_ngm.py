@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from cellbridge.grn.ngm import NGMDrift, adaptive_weights
+from cellbridge.nn import NGMDrift, adaptive_weights
 
 
 def _reference_forward(net: NGMDrift, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
