@@ -7,9 +7,10 @@ geometry: squared costs, hence OT plans, are unchanged up to the factor ``scale^
 ``dx = f dt + sigma dW`` becomes ``dx' = f T / scale dt' + sigma sqrt(T) / scale dW'`` with ``T`` the time span,
 and the model converts both ways; users only ever see their own units.
 
-Two methods share the model object: [SF]2M (networks ``flow`` and ``score``) and DSBM (networks ``forward``
-and ``backward``, the drifts of the forward SDE and of its time reversal). Both simulate forwards from an
-earlier time or backwards from a later one, by the SDE or by its probability-flow ODE.
+The model knows methods only through :class:`cellbridge.methods.Method` (the registry maps a name to one):
+which networks a method owns, which is its drift, its drift in each direction for the SDE and the ODE,
+and how it trains. Every method simulates forwards from an earlier time or backwards from a later one, by
+the SDE or by its probability-flow ODE.
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ import numpy as np
 import torch
 
 from ._logging import logger
-from ._utils import RNGLike, as_numpy_rng, cpu_threads, resolve_device, torch_generator
-from .methods.dsbm import DSBMConfig, DSBMTrainer
-from .methods.sf2m import SF2MConfig, SF2MTrainer
+from ._utils import RNGLike, cpu_threads, resolve_device, torch_generator
+from .methods import FitContext, Method, get_method
 from .nn import build_network
 from .sde import integrate
 
@@ -33,12 +33,6 @@ DEFAULT_SIGMA_FRACTION = 0.25
 #: Euler steps per (median) interval when simulating
 DEFAULT_STEPS_PER_INTERVAL = 100
 _FORMAT_VERSION = 1
-#: training configuration of each method
-METHODS = {"sf2m": SF2MConfig, "dsbm": DSBMConfig}
-#: networks each method holds
-_NETWORKS = {"sf2m": ("flow", "score"), "dsbm": ("forward", "backward")}
-#: the network that is the drift: [SF]2M's flow (probability-flow velocity), DSBM's forward drift
-_DRIFT_NETWORK = {"sf2m": "flow", "dsbm": "forward"}
 
 
 def rms_spread(x: np.ndarray) -> float:
@@ -109,8 +103,7 @@ class CellBridgeModel:
     config
         JSON-serialisable settings: method, sigma (user units), time points, training config, metadata.
     networks
-        ``{"flow": ..., "score": ...}`` for [SF]2M, ``{"forward": ..., "backward": ...}`` for DSBM, in
-        normalised coordinates.
+        The method's networks by name (e.g. ``flow`` and ``score`` for [SF]2M), in normalised coordinates.
     normalization
         The map between user units and training coordinates.
     history
@@ -128,18 +121,23 @@ class CellBridgeModel:
     # -- properties ---------------------------------------------------------------------------------------
     @property
     def method(self) -> str:
-        """``"sf2m"`` or ``"dsbm"``."""
+        """Name of the training method (a key of the method registry, e.g. ``"sf2m"``)."""
         return self.config["method"]
 
     @property
+    def method_class(self) -> type[Method]:
+        """The registered :class:`cellbridge.methods.Method` that trained the model."""
+        return get_method(self.method)
+
+    @property
     def directions(self) -> tuple[str, ...]:
-        """Directions the model can simulate: both for [SF]2M, the trained ones for DSBM."""
-        return tuple(self.config.get("directions", ("forward", "backward")))
+        """Directions the model can simulate by its SDE (a DSBM model: the ones it trained)."""
+        return self.method_class.directions(self.config)
 
     @property
     def drift_network(self) -> torch.nn.Module:
         """The network that is the model's drift (normalised coordinates): the one a gene network is read from."""
-        return self.networks[_DRIFT_NETWORK[self.method]]
+        return self.networks[self.method_class.drift_network]
 
     @property
     def sigma(self) -> float:
@@ -190,8 +188,6 @@ class CellBridgeModel:
         rng: RNGLike = 0,
         progress: bool = True,
         metadata: dict | None = None,
-        init_model: "CellBridgeModel | None" = None,
-        sf2m_options: dict | None = None,
         num_threads: int | None = None,
         **train_kwargs,
     ) -> "CellBridgeModel":
@@ -202,8 +198,9 @@ class CellBridgeModel:
         x, t
             States and times in the user's units.
         method
-            ``"sf2m"`` ([SF]2M, :class:`cellbridge.methods.SF2MConfig`) or ``"dsbm"`` (Iterative Markovian
-            Fitting, :class:`cellbridge.methods.DSBMConfig`).
+            A registered method (:func:`cellbridge.methods.available_methods`): ``"sf2m"`` ([SF]2M,
+            :class:`cellbridge.methods.SF2MConfig`) or ``"dsbm"`` (Iterative Markovian Fitting,
+            :class:`cellbridge.methods.DSBMConfig`).
         sigma
             Diffusion coefficient in user units; None picks :func:`default_sigma`.
         device
@@ -214,25 +211,17 @@ class CellBridgeModel:
             Show a progress bar.
         metadata
             Extra JSON-serialisable entries for the config (e.g. ``use_rep``, ``time_key``).
-        init_model
-            DSBM with ``init_coupling="sf2m"`` only: a fitted [SF]2M model of the same representation whose SDE
-            (with its own sigma) makes the first coupling; it is moved to the training device. None fits one
-            first, with ``sf2m_options``.
-        sf2m_options
-            Settings of the [SF]2M fit made for ``init_coupling="sf2m"`` when ``init_model`` is None
-            (fields of :class:`cellbridge.methods.SF2MConfig`); it uses the same sigma.
         num_threads
             Torch CPU threads during training, restored afterwards; None (default) leaves torch's setting
             (all cores). Pass 1 when other processes share the CPU (parallel fits, ``pytest -n``, a busy
             server): torch's threads wait for each other at every operation, and the small operations of
-            training make that ruinous. On an idle 2-core machine 2 threads trained 1.1x (batch 256) to 1.8x
-            (batch 1024+) faster than 1; with one core busy, 1 thread trained at its idle speed while 2
-            threads were over 20x slower.
+            training make that ruinous (``benchmarks/results/step_speed_2threads.md``).
         **train_kwargs
-            Fields of the method's configuration (n_steps, batch_size, lr, ...).
+            Fields of the method's configuration (n_steps, batch_size, lr, ...) and the method's own fit
+            options (DSBM with ``init_coupling="sf2m"``: ``init_model``, a fitted [SF]2M model whose SDE makes
+            the first coupling, or ``sf2m_options``, the settings of the [SF]2M fit made for it).
         """
-        if method not in METHODS:
-            raise ValueError(f"unknown method {method!r}; available: {', '.join(repr(m) for m in METHODS)}")
+        method_cls = get_method(method)
         x = np.asarray(x, dtype=np.float32)
         t = np.asarray(t, dtype=np.float64)
         if sigma is None:
@@ -240,40 +229,23 @@ class CellBridgeModel:
         elif not (np.isfinite(sigma) and sigma > 0):
             raise ValueError(f"sigma must be a positive number, got {sigma}")
         norm = Normalization.fit(x, t)
-        config_cls = METHODS[method]
+        config_cls = method_cls.config_class
+        options = {k: train_kwargs.pop(k) for k in method_cls.fit_options if k in train_kwargs}
         unknown = set(train_kwargs) - set(config_cls.__dataclass_fields__) - {"sigma"}
         if unknown:
             raise TypeError(f"unknown training arguments for method={method!r}: {sorted(unknown)}")
-        if method != "dsbm" and (init_model is not None or sf2m_options is not None):
-            raise TypeError("init_model and sf2m_options belong to method='dsbm' with init_coupling='sf2m'")
         cfg = config_cls(sigma=norm.sigma_to(sigma), **train_kwargs)
         cfg.validate()
         with cpu_threads(num_threads):
             dev = resolve_device(device, announce=True)
-            extra: dict = {}
-            if method == "sf2m":
-                trainer = SF2MTrainer(norm.x_to(x), norm.t_to(t), cfg, device=dev, rng=rng)
-                history = trainer.train(progress=progress)
-                networks = {"flow": trainer.flow, "score": trainer.score}
-            else:
-                np_rng = as_numpy_rng(rng)
-                init = {}
-                if cfg.init_coupling == "sf2m":
-                    if init_model is None:
-                        logger.info("init_coupling='sf2m': fitting [SF]2M for the first coupling")
-                        init_model = cls.fit(x, t, method="sf2m", sigma=sigma, device=dev, rng=np_rng, progress=progress,
-                                             **(sf2m_options or {}))
-                    elif sf2m_options is not None:
-                        raise TypeError("give either init_model or sf2m_options, not both")
-                    init = init_model._as_init(norm, x.shape[1], dev)
-                    extra["init_model"] = {"method": init_model.method, "sigma": init_model.sigma,
-                                           "train": init_model.config.get("train")}
-                elif init_model is not None or sf2m_options is not None:
-                    raise TypeError("init_model and sf2m_options need init_coupling='sf2m'")
-                trainer = DSBMTrainer(norm.x_to(x), norm.t_to(t), cfg, device=dev, rng=np_rng, **init)
-                history = trainer.train(progress=progress)
-                networks = {"forward": trainer.forward, "backward": trainer.backward}
-                extra["directions"] = [d for d in ("forward", "backward") if d in trainer.trained]
+
+            def fit_other(other: str, *, rng: RNGLike, **settings) -> "CellBridgeModel":
+                return cls.fit(x, t, method=other, sigma=sigma, device=dev, rng=rng, progress=progress, **settings)
+
+            context = FitContext(x=x, t=t, sigma=float(sigma), normalization=norm, device=dev, progress=progress,
+                                 fit=fit_other)
+            result = method_cls.train(norm.x_to(x), norm.t_to(t), cfg, context=context, rng=rng, **options)
+        networks = result.networks
         config = {
             "format_version": _FORMAT_VERSION,
             "method": method,
@@ -283,20 +255,20 @@ class CellBridgeModel:
             "train": cfg.to_dict(),
             "network": next(iter(networks.values())).config,
             "networks": {name: net.config for name, net in networks.items()},
-            **extra,
+            **result.config,
             **(metadata or {}),
         }
-        return cls(config, networks, norm, history)
+        return cls(config, networks, norm, result.history)
 
-    def _as_init(self, target: Normalization, dim: int, device: torch.device) -> dict:
-        """This [SF]2M model's forward SDE in ``target``'s coordinates: ``{"init_drift", "init_sigma"}``."""
-        if self.method != "sf2m":
-            raise ValueError(f"init_model must be an [SF]2M model, not {self.method!r}")
-        if self.dim != dim:
-            raise ValueError(f"init_model has dimension {self.dim}, the data {dim}")
-        self.to(device)
+    def drift_in(self, target: Normalization, *, stochastic: bool = True, direction: str = "forward"):
+        """This model's drift as a function ``(t, x)`` of another normalisation's coordinates.
+
+        Used to start one fit from another model (DSBM's [SF]2M initial coupling): ``t`` and ``x`` are tensors
+        in ``target``'s coordinates on the model's device, and the drift comes back in them.
+        """
         src = self.normalization
-        f = self._normalized_drift(True, "forward")
+        f = self._normalized_drift(stochastic, direction)
+        device = self.device
         as_t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
         shift = as_t(target.center) - as_t(src.center)
         f_factor = (src.scale / src.t_span) * (target.t_span / target.scale)
@@ -307,42 +279,24 @@ class CellBridgeModel:
             t_src = (t * target.t_span + target.t_origin - src.t_origin) / src.t_span
             return f(t_src, x_src) * f_factor
 
-        return {"init_drift": drift, "init_sigma": target.sigma_to(self.sigma)}
+        return drift
 
     # -- dynamics -----------------------------------------------------------------------------------------
     def _check_direction(self, direction: str, stochastic: bool) -> None:
         if direction not in ("forward", "backward"):
             raise ValueError(f"direction must be 'forward' or 'backward', not {direction!r}")
         needed = (direction,) if stochastic else ("forward", "backward")
-        if self.method == "dsbm":
-            missing = [d for d in needed if d not in self.directions]
-            if missing:
-                what = "the probability-flow ODE" if not stochastic else f"simulating {direction}"
-                raise ValueError(f"{what} needs the {' and '.join(missing)} network, which this DSBM model never "
-                                 "trained (n_iterations=1): fit with n_iterations >= 2")
+        missing = [d for d in needed if d not in self.directions]
+        if missing:
+            what = "the probability-flow ODE" if not stochastic else f"simulating {direction}"
+            raise ValueError(f"{what} needs the {' and '.join(missing)} network, which this {self.method_class.label} "
+                             f"model never trained{self.method_class.untrained_hint}")
 
     def _normalized_drift(self, stochastic: bool, direction: str = "forward"):
-        """Drift in the direction of travel, in normalised coordinates.
-
-        Forwards: ``dx = drift dt + sigma dW``. Backwards, with ``tau = -t``: ``dx = drift dtau + sigma dW``.
-        [SF]2M: forwards ``v + sigma^2/2 s``, backwards (the time reversal) ``-v + sigma^2/2 s``; ODE ``+-v``.
-        DSBM: forwards ``f``, backwards ``b``; ODE ``+-(f - b)/2``: the forward SDE's reversal has drift
-        ``-f + sigma^2 grad log p = b``, so ``sigma^2 grad log p = f + b`` and the probability-flow velocity is
-        ``f - sigma^2/2 grad log p = (f - b)/2``.
-        """
+        """Drift in the direction of travel, in normalised coordinates (see :meth:`Method.drift`)."""
         self._check_direction(direction, stochastic)
-        sign = 1.0 if direction == "forward" else -1.0
-        if self.method == "dsbm":
-            fwd, bwd = self.networks["forward"], self.networks["backward"]
-            if not stochastic:
-                return lambda t, x: sign * 0.5 * (fwd(t, x) - bwd(t, x))
-            net = fwd if direction == "forward" else bwd
-            return lambda t, x: net(t, x)
-        flow, score = self.networks["flow"], self.networks["score"]
         sigma = self.normalization.sigma_to(self.sigma)
-        if not stochastic:
-            return lambda t, x: sign * flow(t, x)
-        return lambda t, x: sign * flow(t, x) + 0.5 * sigma**2 * score(t, x)
+        return self.method_class.drift(self.networks, sigma, stochastic=stochastic, direction=direction)
 
     @torch.no_grad()
     def drift(self, t: float, x: np.ndarray, *, stochastic: bool = True, direction: str = "forward") -> np.ndarray:
@@ -351,8 +305,9 @@ class CellBridgeModel:
         ``direction="forward"``: the drift of ``dx = drift dt + sigma dW`` (SDE, ``stochastic=True``) or the
         probability-flow velocity (``stochastic=False``). ``"backward"``: the drift of the time-reversed
         process in reversed time ``tau = -t``, ``dx = drift dtau + sigma dW`` (minus the velocity for the ODE).
-        [SF]2M: ``v + sigma^2/2 s`` forwards, ``-v + sigma^2/2 s`` backwards. DSBM: its forward and backward
-        networks; the ODE velocity is ``(f - b) / 2``.
+        Each method defines it (:meth:`cellbridge.methods.Method.drift`): for [SF]2M ``v + sigma^2/2 s``
+        forwards and ``-v + sigma^2/2 s`` backwards; for DSBM its forward and backward networks, and the ODE
+        velocity ``(f - b) / 2``.
         """
         n = self.normalization
         xt = torch.as_tensor(n.x_to(np.asarray(x, dtype=np.float32)), dtype=torch.float32, device=self.device)
@@ -451,13 +406,15 @@ class CellBridgeModel:
         config = payload["config"]
         if config.get("format_version", 0) > _FORMAT_VERSION:
             raise ValueError(f"model format {config['format_version']} is newer than this cellbridge understands")
-        if config.get("method") not in _NETWORKS:
+        try:
+            method_cls = get_method(config.get("method"))
+        except ValueError as err:
             raise ValueError(f"{path} holds a model of method {config.get('method')!r}, which this cellbridge does "
-                             f"not know (known: {', '.join(_NETWORKS)})")
+                             f"not know ({err})") from None
         states = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
-        if set(states) != set(_NETWORKS[config["method"]]):
+        if set(states) != set(method_cls.networks):
             raise ValueError(f"{path}/weights.pt holds networks {sorted(states)}, expected "
-                             f"{sorted(_NETWORKS[config['method']])} for method {config['method']!r}")
+                             f"{sorted(method_cls.networks)} for method {config['method']!r}")
         networks = {}
         for name, state in states.items():
             # each network's own config (older saves hold one "network" config shared by all)

@@ -4,6 +4,7 @@
 * :func:`make_networks`: time-conditioned MLPs initialised from one seed without touching torch's global
   random state;
 * :func:`make_optimizer`: Adam (fused where available) with the optional cosine learning-rate decay;
+* :func:`bridge_times`: the fractions of their intervals at which bridges are sampled;
 * :class:`LossLog`: per-step losses kept on the device, read back once every ``log_every`` steps to update
   the progress bar and to stop on a non-finite loss.
 """
@@ -44,6 +45,16 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], *, lr: float, weight_de
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_steps, eta_min=0.01 * lr)
                  if lr_schedule == "cosine" else None)
     return optimizer, scheduler
+
+
+def bridge_times(shape: tuple[int, ...], t_clip: float, generator: torch.Generator | None,
+                 device: torch.device) -> torch.Tensor:
+    """Fractions ``s`` of their intervals, uniform on ``[t_clip, 1 - t_clip]``: where bridges are sampled.
+
+    The regression targets of every method have a ``1 / s`` or ``1 / (1 - s)`` term at the interval ends
+    whose variance would diverge logarithmically without the clip.
+    """
+    return t_clip + (1 - 2 * t_clip) * torch.rand(shape, generator=generator, device=device)
 
 
 class LossLog:

@@ -35,58 +35,49 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
-from typing import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng, torch_generator
-from ..ot import coupling, sample_pairs
+from ..ot.minibatch import MinibatchCoupling
 from ..paths import brownian_bridge, dsbm_backward_target, dsbm_forward_target
 from ..sde import integrate
-from ._common import LossLog, host_arrays, make_networks, make_optimizer
+from ._common import LossLog, bridge_times, host_arrays, make_networks
+from .base import DIRECTIONS, Drift, FitContext, Method, MethodConfig, Stage, Trainer, TrainResult, register_method
 from .sampler import IntervalSampler
 
-DIRECTIONS = ("forward", "backward")
 INIT_COUPLINGS = ("independent", "reference", "ot", "sf2m")
-#: Sinkhorn stopping rule of the initial OT coupling (a one-off solve: the tolerance is read back, as on CPU)
-_SINKHORN_TOL, _SINKHORN_MAX_ITER = 1e-2, 300
 
 
 @dataclass
-class DSBMConfig:
+class DSBMConfig(MethodConfig):
     """Settings of DSBM training (in the coordinates the trainer is given).
+
+    The fields shared by every method (``sigma``, ``n_steps``, ``batch_size``, ``lr``, ``lr_schedule``,
+    ``weight_decay``, ``hidden_dims``, ``activation``, ``n_freqs``, ``ot_method``, ``t_clip``, ``grad_clip``,
+    ``log_every``) are documented in :class:`cellbridge.methods.MethodConfig`. Here ``n_steps`` counts the
+    optimisation steps of each iteration, ``batch_size`` the bridge samples per interval per step, and the
+    cosine learning-rate decay runs over each iteration (a fresh Adam per iteration, as in the DSBM code):
+    it also keeps the SGD-noise error of one fit out of the next coupling.
 
     Attributes
     ----------
-    sigma
-        Diffusion coefficient of the reference Brownian motion.
     n_iterations
         Outer IMF iterations, each fitting one direction (alternating) and then simulating it to make the
         next coupling. 4 (default) takes the Gaussian example from the independent coupling to within 0.1% of
-        the Schrodinger bridge (cross-covariance 0, 0.546, 0.611, 0.617, 0.618); from an OT or [SF]2M coupling
-        fewer are needed.
-    n_steps
-        Optimisation steps per iteration.
+        the Schrodinger bridge (cross-covariance 0, 0.546, 0.611, 0.617, 0.618: the exact IMF iterates);
+        from an OT or [SF]2M coupling fewer are needed.
     n_steps_first
         Steps of the first iteration, which starts from untrained networks (None: ``n_steps``). Later
         iterations start from the weights of the previous fit of the same direction (``warm_start``) and can
         be shorter, as in the DSBM code.
-    batch_size
-        Bridge samples per interval per step.
-    lr, weight_decay, lr_schedule
-        Adam's learning rate and weight decay; ``"cosine"`` (default) decays the rate to 1% of ``lr`` over each
-        iteration (a fresh Adam per iteration, as in the DSBM code), ``"constant"`` keeps it. As for [SF]2M,
-        the decay removes the SGD-noise error the final networks would otherwise keep, which here would also
-        be passed on to the next coupling.
-    hidden_dims, activation, n_freqs
-        Architecture of the forward and backward networks (:class:`cellbridge.nn.TimeMLP`). ``n_freqs=4``
-        (default) adds Fourier time features, unlike [SF]2M's default: a drift towards one end of the
-        interval changes fastest in time near that end, where it decides the simulated endpoint, and with
-        time appended as it is (``n_freqs=0``, the DSBM code's network) the Gaussian closed-form test's
-        endpoint variances were 3-4% off after the same training, against about 1% with 4 frequencies.
+    n_freqs
+        Fourier time features (4 by default): a drift towards one end of the interval changes fastest in
+        time near that end, where it decides the simulated endpoint (``benchmarks/results/defaults.md``).
     init_coupling
         ``"ot"`` (default; DSBM-IMF+: minibatch OT, see ``ot_method``), ``"independent"`` (DSBM-IMF),
         ``"reference"`` (DSBM-IPF: ``x1 = x0 + sigma sqrt(Delta) z``; needs ``first_direction="backward"``,
@@ -106,56 +97,36 @@ class DSBMConfig:
     sim_steps
         Euler-Maruyama steps per interval of the reciprocal projection. 100 (default) keeps the Euler bias of
         the endpoint variance below about 0.5% (Gaussian example); 20 is the DSBM code's setting.
-    t_clip
-        Bridge times are drawn from ``[t_clip, 1 - t_clip]`` of each interval (see the module docstring).
     first_direction
         Direction fitted in the first iteration, ``"backward"`` (default, as in the DSBM code) or
         ``"forward"``.
     warm_start
         Start each fit from the weights of the previous fit of the same direction (default) rather than from
         a fresh initialisation.
-    grad_clip
-        Clip the gradient norm of the network being fitted (None: no clipping).
-    log_every
-        Steps between progress-bar updates (each reads the loss from the device once).
     """
 
-    sigma: float
     n_iterations: int = 4
-    n_steps: int = 1000
     n_steps_first: int | None = None
-    batch_size: int = 256
-    lr: float = 1e-3
-    lr_schedule: str = "cosine"
-    weight_decay: float = 0.0
-    hidden_dims: tuple[int, ...] = (64, 64, 64)
-    activation: str = "selu"
-    n_freqs: int = 4
     init_coupling: str = "ot"
-    ot_method: str = "entropic"
     n_sim: int = 4096
     refresh_every: int | None = None
     sim_steps: int = 100
-    t_clip: float = 1e-3
     first_direction: str = "backward"
     warm_start: bool = True
-    grad_clip: float | None = None
-    log_every: int = 50
+
+    OT_METHODS: ClassVar[tuple[str, ...]] = ("entropic", "exact")
 
     def validate(self) -> None:
         """Raise ValueError on settings that cannot work."""
-        if not self.sigma > 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma}")
+        super().validate()
         if self.n_iterations < 1:
             raise ValueError("n_iterations must be >= 1")
-        if self.n_steps < 1 or (self.n_steps_first is not None and self.n_steps_first < 1):
+        if self.n_steps_first is not None and self.n_steps_first < 1:
             raise ValueError("n_steps and n_steps_first must be >= 1")
-        if self.batch_size < 2 or self.n_sim < 2:
+        if self.n_sim < 2:
             raise ValueError("batch_size and n_sim must be >= 2")
         if self.init_coupling not in INIT_COUPLINGS:
             raise ValueError(f"init_coupling must be one of {INIT_COUPLINGS}, not {self.init_coupling!r}")
-        if self.ot_method not in ("entropic", "exact"):
-            raise ValueError(f"ot_method must be 'entropic' or 'exact', not {self.ot_method!r}")
         if self.first_direction not in DIRECTIONS:
             raise ValueError(f"first_direction must be 'forward' or 'backward', not {self.first_direction!r}")
         if self.init_coupling == "reference" and self.first_direction != "backward":
@@ -165,15 +136,11 @@ class DSBMConfig:
             raise ValueError("sim_steps must be >= 1")
         if self.refresh_every is not None and self.refresh_every < 1:
             raise ValueError("refresh_every must be >= 1 (or None)")
-        if not 0 <= self.t_clip < 0.5:
-            raise ValueError("t_clip must lie in [0, 0.5)")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', not {self.lr_schedule!r}")
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden_dims"] = list(self.hidden_dims)
-        return d
+    def coupling(self) -> MinibatchCoupling:
+        """The initial ``"ot"`` coupling: one solve per iteration's pairs, so its tolerance is read back."""
+        return MinibatchCoupling(self.ot_method, sigma=self.sigma, tol=1e-2, max_iter=300, sync_free=False,
+                                 block_size=5)
 
     def direction(self, iteration: int) -> str:
         """The direction fitted in ``iteration`` (0-based): ``first_direction``, then alternating."""
@@ -185,10 +152,7 @@ class DSBMConfig:
         return self.n_steps_first if iteration == 0 and self.n_steps_first is not None else self.n_steps
 
 
-Drift = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class DSBMTrainer:
+class DSBMTrainer(Trainer):
     """Trains the forward and backward drift networks of DSBM on a time course by Iterative Markovian Fitting.
 
     Parameters
@@ -219,6 +183,8 @@ class DSBMTrainer:
         The last coupling used, ``(x0, x1)`` each ``(n_intervals, n_sim, d)``.
     """
 
+    label = "DSBM"
+
     def __init__(self, x, t, config: DSBMConfig, *, device: torch.device | str = "cpu", rng: RNGLike = 0,
                  init_drift: Drift | None = None, init_sigma: float | None = None):
         config.validate()
@@ -230,6 +196,7 @@ class DSBMTrainer:
         np_rng = as_numpy_rng(rng)
         x, t = host_arrays(x, t)
         self.sampler = IntervalSampler(x, t, self.device)
+        self.coupling = config.coupling()
         dim = self.sampler.dim
         self._make = lambda seed: make_networks(  # noqa: E731
             1, dim, config.hidden_dims, config.activation, config.n_freqs, seed, self.device)[0]
@@ -311,20 +278,13 @@ class DSBMTrainer:
         gen = self.generator
         kind = cfg.init_coupling
         if kind == "ot":
+            # n_sim pairs per interval from independent minibatches of batch_size cells, all solved at once
             B = cfg.batch_size
             n_blocks = math.ceil(cfg.n_sim / B)
             x0, x1 = self.sampler.sample(n_blocks * B, gen)
             K, _, d = x0.shape
-            x0, x1 = x0.reshape(K * n_blocks, B, d), x1.reshape(K * n_blocks, B, d)
-            if cfg.ot_method == "exact":
-                plan = coupling(x0, x1, "exact")
-            else:
-                eps = (2 * self.sigma**2 * self.delta).repeat_interleave(n_blocks)
-                plan = coupling(x0, x1, "entropic", eps=eps, tol=_SINKHORN_TOL, max_iter=_SINKHORN_MAX_ITER,
-                                block_size=5)
-            i, j = sample_pairs(plan, B, generator=gen)
-            x0 = torch.gather(x0, 1, i.unsqueeze(-1).expand(-1, -1, d))
-            x1 = torch.gather(x1, 1, j.unsqueeze(-1).expand(-1, -1, d))
+            blocks = (x0.reshape(K * n_blocks, B, d), x1.reshape(K * n_blocks, B, d))
+            x0, x1 = self.coupling.pairs(lambda: blocks, self.delta.repeat_interleave(n_blocks), B, gen)
             return x0.reshape(K, n_blocks * B, d)[:, :cfg.n_sim], x1.reshape(K, n_blocks * B, d)[:, :cfg.n_sim]
         x0, x1 = self.sampler.sample(cfg.n_sim, gen)
         if kind == "independent":
@@ -358,8 +318,7 @@ class DSBMTrainer:
         x0, x1 = x0.reshape(K * B, d), x1.reshape(K * B, d)
         col = lambda v: v.repeat_interleave(B).unsqueeze(-1)  # noqa: E731
         t0, t1, w = col(self.sampler.t0), col(self.sampler.t1), col(self.weight)
-        s = cfg.t_clip + (1 - 2 * cfg.t_clip) * torch.rand((K * B, 1), generator=generator, device=x0.device)
-        t = t0 + s * (t1 - t0)
+        t = t0 + bridge_times((K * B, 1), cfg.t_clip, generator, x0.device) * (t1 - t0)
         bridge = brownian_bridge(x0, x1, t0, t1, t, self.sigma, generator=generator)
         if direction == "forward":
             target = dsbm_forward_target(x1, bridge.xt, t, t1)
@@ -374,59 +333,59 @@ class DSBMTrainer:
         idx = idx.expand(-1, -1, d)
         return torch.gather(x0, 1, idx), torch.gather(x1, 1, idx)
 
-    # -- the loop -----------------------------------------------------------------------------------------
+    # -- hooks of the training loop -----------------------------------------------------------------------
+    def _stage(self, iteration: int) -> Stage:
+        direction = self.config.direction(iteration)
+        return Stage(iteration, self.config.steps(iteration), (self.network(direction),),
+                     label=f"{iteration + 1}/{self.config.n_iterations} {direction}")
+
+    def stages(self) -> list[Stage]:
+        return [self._stage(it) for it in range(self.iteration, self.config.n_iterations)]
+
+    def begin_stage(self, stage: Stage) -> None:
+        """Re-initialise the network when not warm-starting, and make the iteration's coupling."""
+        it, direction = stage.index, self.config.direction(stage.index)
+        self._start = time.perf_counter()
+        if not self.config.warm_start and direction in self.trained:
+            self.network(direction).load_state_dict(self._make(self._reinit_seeds[it]).state_dict())
+        self.network(direction).train()
+        self._stage_pairs = self._pairs_for(it)
+        self._pair_cost = (self._stage_pairs[1] - self._stage_pairs[0]).pow(2).sum(-1).mean()  # read at the end
+
+    def stage_losses(self, stage: Stage, step: int) -> tuple[torch.Tensor]:
+        cfg = self.config
+        if cfg.refresh_every is not None and step > 0 and step % cfg.refresh_every == 0:
+            self._stage_pairs = self._pairs_for(stage.index)
+        return (self.loss(cfg.direction(stage.index), *self._batch(self._stage_pairs)),)
+
+    def end_stage(self, stage: Stage, losses: np.ndarray) -> None:
+        cfg = self.config
+        it, direction = stage.index, cfg.direction(stage.index)
+        self.network(direction).eval()
+        self.pairs = self._stage_pairs
+        self.iteration += 1
+        if direction not in self.trained:
+            self.trained.append(direction)
+        losses = losses[:, 0]
+        self._losses.append(losses)
+        self._iteration_index.append(np.full(len(losses), it, dtype=np.int64))
+        self.iteration_log.append({"direction": direction, "steps": stage.n_steps, "pair_cost": float(self._pair_cost),
+                                   "final_loss": float(losses[-min(cfg.log_every, len(losses)):].mean()),
+                                   "seconds": time.perf_counter() - self._start})
+
     def run_iteration(self, log: LossLog | None = None) -> dict:
         """One IMF iteration: make the coupling, fit the network of this iteration's direction on it.
 
         Returns the iteration's record (direction, steps, mean squared pair displacement, seconds).
         """
-        cfg = self.config
-        it = self.iteration
-        if it >= cfg.n_iterations:
-            raise RuntimeError(f"all {cfg.n_iterations} iterations are done")
-        direction = cfg.direction(it)
-        n_steps = cfg.steps(it)
-        start = time.perf_counter()
-        if log is None:
-            log = LossLog(n_steps, 1, self.device, log_every=cfg.log_every, bar=tqdm(disable=True), name="DSBM")
-        first_step = log.n_done
-        if not cfg.warm_start and direction in self.trained:
-            self.network(direction).load_state_dict(self._make(self._reinit_seeds[it]).state_dict())
-        net = self.network(direction)
-        net.train()
-        optimizer, scheduler = make_optimizer(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                              lr_schedule=cfg.lr_schedule, n_steps=n_steps, device=self.device)
-        pairs = self._pairs_for(it)
-        pair_cost = (pairs[1] - pairs[0]).pow(2).sum(-1).mean()  # read once, at the end of the iteration
-        for k in range(n_steps):
-            if cfg.refresh_every is not None and k > 0 and k % cfg.refresh_every == 0:
-                pairs = self._pairs_for(it)
-            loss = self.loss(direction, *self._batch(pairs))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            log.add(loss.detach().reshape(1))
-        log.check()
-        net.eval()
-        self.pairs = pairs
-        self.iteration += 1
-        if direction not in self.trained:
-            self.trained.append(direction)
-        losses = log.buffer[first_step:log.n_done, 0].cpu().numpy()
-        self._losses.append(losses)
-        self._iteration_index.append(np.full(len(losses), it, dtype=np.int64))
-        record = {"direction": direction, "steps": n_steps, "pair_cost": float(pair_cost),
-                  "final_loss": float(losses[-min(cfg.log_every, len(losses)):].mean()),
-                  "seconds": time.perf_counter() - start}
-        self.iteration_log.append(record)
-        return record
+        if self.iteration >= self.config.n_iterations:
+            raise RuntimeError(f"all {self.config.n_iterations} iterations are done")
+        stage = self._stage(self.iteration)
+        self.run_stage(stage, self.new_log(stage.n_steps) if log is None else log)
+        return self.iteration_log[-1]
 
-    def train(self, progress: bool = True) -> dict:
-        """Run the remaining IMF iterations; return the loss history.
+    def history(self) -> dict:
+        """The loss history of the iterations done so far.
 
         Returns
         -------
@@ -434,24 +393,8 @@ class DSBMTrainer:
             ``step`` (1-based, counted over all iterations), ``iteration`` (the iteration of each step),
             ``loss``; per iteration ``iteration_direction``, ``iteration_steps``, ``iteration_pair_cost``
             (mean squared displacement of the pairs fitted, in the trainer's coordinates),
-            ``iteration_final_loss`` and ``iteration_seconds``; and ``train_seconds``.
+            ``iteration_final_loss`` and ``iteration_seconds``; after :meth:`train`, ``train_seconds``.
         """
-        cfg = self.config
-        start = time.perf_counter()
-        remaining = range(self.iteration, cfg.n_iterations)
-        total = sum(cfg.steps(i) for i in remaining)
-        bar = tqdm(total=total, desc="DSBM", disable=not progress, leave=False)
-        log = LossLog(total, 1, self.device, log_every=cfg.log_every, bar=bar, name="DSBM")
-        for it in remaining:
-            bar.set_description(f"DSBM {it + 1}/{cfg.n_iterations} {cfg.direction(it)}")
-            self.run_iteration(log)
-        bar.close()
-        history = self.history()
-        history["train_seconds"] = time.perf_counter() - start
-        return history
-
-    def history(self) -> dict:
-        """The loss history of the iterations done so far (see :meth:`train`)."""
         loss = np.concatenate(self._losses) if self._losses else np.zeros(0, dtype=np.float32)
         rec = self.iteration_log
         return {
@@ -465,3 +408,59 @@ class DSBMTrainer:
             "iteration_final_loss": np.array([r["final_loss"] for r in rec]),
             "iteration_seconds": np.array([r["seconds"] for r in rec]),
         }
+
+
+@register_method
+class DSBM(Method):
+    """DSBM by Iterative Markovian Fitting: a forward and a backward drift network."""
+
+    name = "dsbm"
+    label = "DSBM"
+    config_class = DSBMConfig
+    networks = ("forward", "backward")
+    drift_network = "forward"
+    fit_options = ("init_model", "sf2m_options")
+    untrained_hint = " (n_iterations=1): fit with n_iterations >= 2"
+
+    @classmethod
+    def train(cls, x, t, config: DSBMConfig, *, context: FitContext, rng, init_model=None,
+              sf2m_options: dict | None = None) -> TrainResult:
+        """Fit by IMF; with ``init_coupling="sf2m"`` the first pairs come from ``init_model``'s SDE (an [SF]2M
+        model of the same representation), or from one fitted first with ``sf2m_options``."""
+        np_rng = as_numpy_rng(rng)
+        init, extra = {}, {}
+        if config.init_coupling == "sf2m":
+            if init_model is None:
+                logger.info("init_coupling='sf2m': fitting [SF]2M for the first coupling")
+                init_model = context.fit("sf2m", rng=np_rng, **(sf2m_options or {}))
+            elif sf2m_options is not None:
+                raise TypeError("give either init_model or sf2m_options, not both")
+            if init_model.method != "sf2m":
+                raise ValueError(f"init_model must be an [SF]2M model, not {init_model.method!r}")
+            if init_model.dim != x.shape[1]:
+                raise ValueError(f"init_model has dimension {init_model.dim}, the data {x.shape[1]}")
+            target = context.normalization
+            init = {"init_drift": init_model.to(context.device).drift_in(target),
+                    "init_sigma": target.sigma_to(init_model.sigma)}
+            extra["init_model"] = {"method": init_model.method, "sigma": init_model.sigma,
+                                   "train": init_model.config.get("train")}
+        elif init_model is not None or sf2m_options is not None:
+            raise TypeError("init_model and sf2m_options need init_coupling='sf2m'")
+        trainer = DSBMTrainer(x, t, config, device=context.device, rng=np_rng, **init)
+        history = trainer.train(progress=context.progress)
+        extra["directions"] = [d for d in DIRECTIONS if d in trainer.trained]
+        return TrainResult({"forward": trainer.forward, "backward": trainer.backward}, history, extra)
+
+    @classmethod
+    def drift(cls, networks, sigma, *, stochastic, direction):
+        """Forwards ``f``, backwards ``b``; ODE ``+-(f - b)/2``.
+
+        The forward SDE's reversal has drift ``-f + sigma^2 grad log p = b``, so ``sigma^2 grad log p = f + b``
+        and the probability-flow velocity is ``f - sigma^2/2 grad log p = (f - b)/2``.
+        """
+        sign = 1.0 if direction == "forward" else -1.0
+        fwd, bwd = networks["forward"], networks["backward"]
+        if not stochastic:
+            return lambda t, x: sign * 0.5 * (fwd(t, x) - bwd(t, x))
+        net = fwd if direction == "forward" else bwd
+        return lambda t, x: net(t, x)

@@ -15,17 +15,16 @@ during training, and every tensor of a step stays on the device.
 from __future__ import annotations
 
 import copy
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng, torch_generator
 from ..nn import NGMDrift, adaptive_weights
-from ..ot import coupling, sample_chains, sample_pairs
+from ..ot.minibatch import MinibatchCoupling
 from ..paths import (
     brownian_bridge,
     gaussian_path_flow_target,
@@ -35,35 +34,26 @@ from ..paths import (
     sf2m_flow_target,
     spline_path,
 )
-from ._common import LossLog, host_arrays, make_networks, make_optimizer
+from ._common import bridge_times, host_arrays, make_networks
+from .base import FitContext, Method, MethodConfig, Stage, Trainer, TrainResult, register_method
 from .sampler import IntervalSampler
 
 
 @dataclass
-class SF2MConfig:
+class SF2MConfig(MethodConfig):
     """Settings of [SF]2M training (in the coordinates the trainer is given).
+
+    The fields shared by every method (``sigma``, ``n_steps``, ``batch_size``, ``lr``, ``lr_schedule``,
+    ``weight_decay``, ``hidden_dims``, ``activation``, ``n_freqs``, ``ot_method``, ``t_clip``, ``grad_clip``,
+    ``log_every``) are documented in :class:`cellbridge.methods.MethodConfig`; here ``n_steps`` defaults to
+    2000 and ``batch_size`` counts the cells drawn from each side of every interval per step.
 
     Attributes
     ----------
-    sigma
-        Diffusion coefficient of the reference Brownian motion.
-    n_steps
-        Optimisation steps.
-    batch_size
-        Cells drawn from each side of every interval per step.
-    lr, weight_decay
-        Adam's learning rate and weight decay.
-    lr_schedule
-        ``"cosine"`` (default) decays the learning rate to 1% of ``lr`` over ``n_steps``: the regression
-        targets are noisy, and at a constant rate the final networks keep an SGD-noise error that shows up
-        as a bias of the simulated marginals; ``"constant"`` keeps ``lr``.
-    hidden_dims, activation, n_freqs
-        Architecture of the flow and score networks (:class:`cellbridge.nn.TimeMLP`). ``n_freqs=0``
-        appends time as it is, as the peers' networks do; the default 4 Fourier time features fit the
-        Gaussian closed form better (terminal variance within 2%, against 2.9% without), but let the field
-        change faster in time than sparse snapshots constrain it, so a model bridges a missing time point
-        less well (leave-one-out W1 on EMT, one seed: 0.359 with 4 frequencies, 0.324 without; the
-        leave-one-out benchmark uses ``n_freqs=0``).
+    n_freqs
+        Fourier time features of the flow and score networks. 4 (default) fits the Gaussian closed form
+        better than time appended as it is (``n_freqs=0``, the peers' networks), but lets the field change
+        faster in time than sparse snapshots constrain it (measurements: ``benchmarks/results/defaults.md``).
     ot_method
         ``"entropic"`` (the Schrodinger bridge coupling, default), ``"exact"`` (sigma -> 0 limit, POT on the
         host) or ``"independent"`` (no OT).
@@ -71,11 +61,10 @@ class SF2MConfig:
         Entropic regularisation relative to each minibatch's mean cost; None (default) uses the Schrodinger
         bridge value ``2 sigma^2 Delta``.
     ot_tol, ot_max_iter
-        Sinkhorn stopping rule: L1 marginal error and iteration cap. The default 5% marginal error makes the
-        plan the exact entropic plan to column weights at most 2.5% (total variation) from uniform, far
-        below the noise of the pair draw itself (drawing B pairs leaves the columns' empirical weights
-        about 0.74 in L1 from uniform); it needs 30-40% fewer iterations than 1% at 50 dimensions, and
-        the Gaussian Schrodinger bridge's endpoint cross-covariance is the same (0.6188 with both).
+        Sinkhorn stopping rule: L1 marginal error and iteration cap. The default 5% marginal error keeps the
+        plan's column weights within 2.5% (total variation) of uniform, far below the noise of the pair draw
+        itself (drawing B pairs leaves the columns' empirical weights about 0.74 in L1 from uniform), at
+        fewer iterations than a tighter tolerance (``benchmarks/results/defaults.md``).
     ot_sync_free, ot_sync_free_iter
         Run Sinkhorn for exactly ``ot_sync_free_iter`` iterations without reading its convergence back from
         the device, so that a training step never waits for the host. None (default) does so on CUDA,
@@ -96,29 +85,18 @@ class SF2MConfig:
         :func:`cellbridge.paths.hermite_path`): where a chain turns back in a coordinate (noisy couplings,
         branching cells) it stays between the nodes instead of overshooting them, at the price of flattening
         true extrema that fall between time points. None (default) picks ``"pchip"`` for the default drift
-        and ``"spline"`` for ``drift="ngm"``, the best of each on its benchmark: leave-one-timepoint-out W1
-        relative to OT interpolation (3 seeds, ``benchmarks/results/leave_one_out.md``), PCHIP 0.969 / 0.767
-        / 1.024 on iPSC / EMT / HSMM (mean 0.920), the natural spline 1.082 / 0.703 / 1.046 (0.944): the
-        spline bends EMT's smooth trajectories better but overshoots on the branching iPSC data, where PCHIP
-        is the only variant below the geometry. Gene-network recovery (``benchmarks/results/grn.md``) goes
-        the other way, mean AUROC 0.733 with the spline against 0.715 with PCHIP, which flattens the
-        oscillating genes of the cycle (dyn-CY 0.82 against 0.72). ``spline_tension`` applies to
-        ``"spline"`` only. With two time points all three are the same straight bridge, trained by the same code.
-    t_clip
-        Bridge times are drawn uniformly from ``[t_clip, 1 - t_clip]`` of each interval: the flow target
-        has a ``1 / sqrt(s)`` term at the ends whose variance would otherwise diverge logarithmically.
+        (it bridges held-out time points of branching data best: ``benchmarks/results/leave_one_out.md``)
+        and ``"spline"`` for ``drift="ngm"`` (it keeps oscillating genes: ``benchmarks/results/grn.md``).
+        ``spline_tension`` applies to ``"spline"`` only. With two time points all three are the same
+        straight bridge, trained by the same code.
     score_weight
         Weight of the score loss relative to the flow loss.
-    grad_clip
-        Clip the gradient norm of each network (None: no clipping).
     val_fraction
         Fraction of the cells of each time point held out to compute a validation loss (0: none).
     val_every, val_batches
         Validation every ``val_every`` steps, averaged over ``val_batches`` fixed minibatches.
     patience
         Stop after this many validations without improvement and restore the best networks (None: never).
-    log_every
-        Steps between progress-bar updates (each reads the loss from the device once).
     drift
         ``"mlp"`` (default): the flow network is a :class:`cellbridge.nn.TimeMLP`. ``"ngm"``: a neural
         graphical model (:class:`cellbridge.nn.NGMDrift`, one MLP per target dimension over all inputs)
@@ -137,21 +115,11 @@ class SF2MConfig:
     ngm_time
         Whether time enters each target's MLP (``True``, default; with ``n_freqs`` Fourier features) or the
         drift is autonomous (``False``). An autonomous drift is the natural prior for fixed regulatory rules,
-        but with coarse snapshots the velocities are averages over long intervals and the clock helps: on
-        the BEELINE benchmark (one seed, ``benchmarks/results/grn.md``) the mean AUROC over five networks was
-        0.74 with time and 0.65 without.
+        but with coarse snapshots the velocities are averages over long intervals and the clock helps
+        (``benchmarks/results/grn.md``).
     """
 
-    sigma: float
     n_steps: int = 2000
-    batch_size: int = 256
-    lr: float = 1e-3
-    lr_schedule: str = "cosine"
-    weight_decay: float = 0.0
-    hidden_dims: tuple[int, ...] = (64, 64, 64)
-    activation: str = "selu"
-    n_freqs: int = 4
-    ot_method: str = "entropic"
     ot_eps_rel: float | None = None
     ot_tol: float = 5e-2
     ot_max_iter: int = 300
@@ -160,19 +128,18 @@ class SF2MConfig:
     ot_reuse: int = 1
     path: str | None = None
     spline_tension: float = 1.0
-    t_clip: float = 1e-3
     score_weight: float = 1.0
-    grad_clip: float | None = None
     val_fraction: float = 0.0
     val_every: int = 100
     val_batches: int = 4
     patience: int | None = None
-    log_every: int = 50
     drift: str = "mlp"
     ngm_hidden_dims: tuple[int, ...] = (16,)
     ngm_lambda: float = 1e-3
     ngm_adaptive: bool = False
     ngm_time: bool = True
+
+    TUPLE_FIELDS: ClassVar[tuple[str, ...]] = ("hidden_dims", "ngm_hidden_dims")
 
     def __post_init__(self) -> None:
         if self.path is None:  # the measured best per use: see the ``path`` notes above
@@ -180,36 +147,28 @@ class SF2MConfig:
 
     def validate(self) -> None:
         """Raise ValueError on settings that cannot work."""
-        if not self.sigma > 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma}")
-        if self.n_steps < 1 or self.batch_size < 2:
-            raise ValueError("n_steps must be >= 1 and batch_size >= 2")
-        if self.ot_method not in ("entropic", "exact", "independent"):
-            raise ValueError(f"ot_method must be 'entropic', 'exact' or 'independent', not {self.ot_method!r}")
+        super().validate()
         if self.ot_reuse < 1:
             raise ValueError("ot_reuse must be >= 1")
         if self.path not in ("linear", "spline", "pchip"):
             raise ValueError(f"path must be 'linear', 'spline' or 'pchip', not {self.path!r}")
         if not 0 <= self.spline_tension <= 1:
             raise ValueError(f"spline_tension must lie in [0, 1], got {self.spline_tension}")
-        if not 0 <= self.t_clip < 0.5:
-            raise ValueError("t_clip must lie in [0, 0.5)")
         if not 0 <= self.val_fraction < 1:
             raise ValueError("val_fraction must lie in [0, 1)")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', not {self.lr_schedule!r}")
         if self.patience is not None and self.val_fraction == 0:
             raise ValueError("early stopping (patience) needs a validation set: set val_fraction > 0")
         if self.drift not in ("mlp", "ngm"):
             raise ValueError(f"drift must be 'mlp' or 'ngm', not {self.drift!r}")
         if not (np.isfinite(self.ngm_lambda) and self.ngm_lambda >= 0):
             raise ValueError(f"ngm_lambda must be a non-negative number, got {self.ngm_lambda}")
+        self.coupling()  # checks the OT settings
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["hidden_dims"] = list(self.hidden_dims)
-        d["ngm_hidden_dims"] = list(self.ngm_hidden_dims)
-        return d
+    def coupling(self) -> MinibatchCoupling:
+        """The minibatch coupling these settings describe (Sinkhorn checks convergence every 8 iterations)."""
+        return MinibatchCoupling(self.ot_method, sigma=self.sigma, eps_rel=self.ot_eps_rel, tol=self.ot_tol,
+                                 max_iter=self.ot_max_iter, sync_free=self.ot_sync_free,
+                                 sync_free_iter=self.ot_sync_free_iter, block_size=8, reuse=self.ot_reuse)
 
 
 def split_validation(t: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
@@ -225,7 +184,7 @@ def split_validation(t: np.ndarray, fraction: float, rng: np.random.Generator) -
     return mask
 
 
-class SF2MTrainer:
+class SF2MTrainer(Trainer):
     """Trains the flow and score networks of [SF]2M on a time course.
 
     Parameters
@@ -240,7 +199,19 @@ class SF2MTrainer:
         Torch device (already resolved).
     rng
         Seed or generator: network initialisation, validation split and every minibatch derive from it.
+
+    Attributes
+    ----------
+    flow, score
+        The networks.
+    coupling
+        The :class:`cellbridge.ot.MinibatchCoupling` of the training minibatches.
+    sampler, val_sampler
+        Training and validation cells (:class:`cellbridge.methods.IntervalSampler`; no validation: None).
     """
+
+    label = "[SF]2M"
+    loss_names = ("loss", "flow_loss", "score_loss")
 
     def __init__(self, x, t, config: SF2MConfig, *, device: torch.device | str = "cpu", rng: RNGLike = 0):
         config.validate()
@@ -267,83 +238,40 @@ class SF2MTrainer:
                 torch.manual_seed(int(np_rng.integers(2**31)))
                 self.flow = NGMDrift(dim, config.ngm_hidden_dims, config.activation, config.n_freqs,
                                      time_conditioned=config.ngm_time).to(self.device)
-        params = list(self.flow.parameters()) + list(self.score.parameters())
-        self.optimizer, self.scheduler = make_optimizer(params, lr=config.lr, weight_decay=config.weight_decay,
-                                                        lr_schedule=config.lr_schedule, n_steps=config.n_steps,
-                                                        device=self.device)
         self.generator = torch_generator(np_rng, self.device)
-        sync_free = self.device.type == "cuda" if config.ot_sync_free is None else config.ot_sync_free
-        self._sinkhorn_budget = (dict(tol=None, max_iter=config.ot_sync_free_iter) if sync_free
-                                 else dict(tol=config.ot_tol, max_iter=config.ot_max_iter))
+        self.coupling = config.coupling()
         self.sigma = float(config.sigma)
-        self.history: list[tuple[int, float, float, float]] = []
         self.val_history: list[tuple[int, float]] = []
         self.steps_done = 0
-        self._plan_cache = None  # (sampler, times used, x0, x1, plan) while a plan is being reused
+        self._stage = Stage(0, config.n_steps, (self.flow, self.score))
+        self._best = (float("inf"), None, 0)  # validation loss, networks' states, step
+        self._bad_checks = 0
         self._spline_matrix: dict = {}  # sampler -> natural-spline matrix of its time points
 
-    # -- one step -----------------------------------------------------------------------------------------
-    def _plan(self, sampler: IntervalSampler, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor | None:
-        """Minibatch plans ``(n_intervals, B, B)`` between ``x0`` and ``x1`` (None for the independent coupling)."""
-        cfg = self.config
-        if cfg.ot_method == "independent":
-            return None
-        if cfg.ot_method == "exact":
-            return coupling(x0, x1, "exact")
-        # the static Schrodinger bridge of each of this sampler's intervals: eps = 2 sigma^2 Delta
-        eps = None if cfg.ot_eps_rel is not None else 2 * self.sigma**2 * (sampler.t1 - sampler.t0)
-        return coupling(x0, x1, "entropic", eps=eps, eps_rel=cfg.ot_eps_rel, block_size=8, **self._sinkhorn_budget)
-
+    # -- couplings ----------------------------------------------------------------------------------------
     def coupled_batch(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """Pairs ``(x0, x1)``, each ``(n_intervals, batch_size, d)``, drawn from minibatch OT plans.
 
-        With ``reuse > 1`` the plan (and its cells) is kept for ``reuse`` calls and only the pairs are redrawn.
-        """
-        cfg = self.config
-        B = cfg.batch_size
-        cache = self._plan_cache
-        if reuse > 1 and cache is not None and cache[0] is sampler and cache[1] < reuse:
-            _, used, x0, x1, plan = cache
-        else:
-            x0, x1 = sampler.sample(B, generator)
-            plan = self._plan(sampler, x0, x1)
-            if plan is None:
-                return x0, x1
-            used = 0
-        if reuse > 1:
-            self._plan_cache = (sampler, used + 1, x0, x1, plan)
-        i, j = sample_pairs(plan, B, generator=generator)
-        x0 = torch.gather(x0, 1, i.unsqueeze(-1).expand(-1, -1, x0.shape[-1]))
-        x1 = torch.gather(x1, 1, j.unsqueeze(-1).expand(-1, -1, x1.shape[-1]))
-        return x0, x1
-
-    def coupled_chains(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> torch.Tensor:
-        """Trajectories ``(K, batch_size, d)`` through all ``K`` time points, drawn from chained OT plans.
-
-        One draw of ``batch_size`` cells per time point serves both intervals it belongs to, so the plans
-        of consecutive intervals share their cells and chain into a Markov coupling of all time points.
+        With ``reuse > 1`` the plan (and its cells) of ``sampler`` is kept for ``config.ot_reuse`` calls and
+        only the pairs are redrawn.
         """
         B = self.config.batch_size
-        cache = self._plan_cache
-        if reuse > 1 and cache is not None and cache[0] is sampler and cache[1] < reuse:
-            _, used, cells, _, plan = cache
-        else:
-            cells = sampler.sample_time_points(B, generator)
-            plan = self._plan(sampler, cells[:-1], cells[1:])
-            if plan is None:
-                plan = torch.ones((len(cells) - 1, B, B), device=cells.device, dtype=cells.dtype)
-            used = 0
-        if reuse > 1:
-            self._plan_cache = (sampler, used + 1, cells, None, plan)
-        chains = sample_chains(plan, B, generator=generator)  # (K, B)
-        return torch.gather(cells, 1, chains.unsqueeze(-1).expand(-1, -1, cells.shape[-1]))
+        return self.coupling.pairs(lambda: sampler.sample(B, generator), sampler.t1 - sampler.t0, B, generator,
+                                   stream=sampler if reuse > 1 else None)
 
+    def coupled_chains(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> torch.Tensor:
+        """Trajectories ``(K, batch_size, d)`` through all ``K`` time points, drawn from chained OT plans."""
+        B = self.config.batch_size
+        return self.coupling.chains(lambda: sampler.sample_time_points(B, generator), sampler.t1 - sampler.t0, B,
+                                    generator, stream=sampler if reuse > 1 else None)
+
+    # -- losses -------------------------------------------------------------------------------------------
     def _spline_losses(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int) -> tuple[torch.Tensor, torch.Tensor]:
         cfg = self.config
         nodes = self.coupled_chains(sampler, generator, reuse)
         K, B, d = nodes.shape
         knots = torch.cat([sampler.t0, sampler.t1[-1:]])
-        s = cfg.t_clip + (1 - 2 * cfg.t_clip) * torch.rand((K - 1, B, 1), generator=generator, device=self.device)
+        s = bridge_times((K - 1, B, 1), cfg.t_clip, generator, self.device)
         if cfg.path == "pchip":
             mean, velocity = hermite_path(nodes, monotone_slopes(nodes, knots), knots, s)
         else:
@@ -373,36 +301,12 @@ class SF2MTrainer:
         x0, x1 = x0.reshape(-1, d), x1.reshape(-1, d)
         t0 = sampler.t0.repeat_interleave(B).unsqueeze(-1)
         t1 = sampler.t1.repeat_interleave(B).unsqueeze(-1)
-        s = cfg.t_clip + (1 - 2 * cfg.t_clip) * torch.rand((len(x0), 1), generator=generator, device=self.device)
-        t = t0 + s * (t1 - t0)
+        t = t0 + bridge_times((len(x0), 1), cfg.t_clip, generator, self.device) * (t1 - t0)
         bridge = brownian_bridge(x0, x1, t0, t1, t, self.sigma, generator=generator)
         u = sf2m_flow_target(bridge, x0, x1)
         flow_loss = (self.flow(t, bridge.xt) - u).pow(2).mean()
         score_loss = (bridge.std * self.score(t, bridge.xt) + bridge.noise).pow(2).mean()
         return flow_loss, score_loss
-
-    def step(self) -> torch.Tensor:
-        """One optimisation step; returns the detached losses ``[total, flow, score]`` (no host read).
-
-        With ``drift="ngm"`` the total includes the group lasso ``ngm_lambda * penalty``.
-        """
-        cfg = self.config
-        flow_loss, score_loss = self.losses(self.sampler, self.generator, cfg.ot_reuse)
-        loss = flow_loss + cfg.score_weight * score_loss
-        if cfg.drift == "ngm" and cfg.ngm_lambda > 0:
-            if cfg.ngm_adaptive and self._ngm_weights is None and self.steps_done >= cfg.n_steps // 2:
-                self._ngm_weights = adaptive_weights(self.flow.group_norms(), mask=self.flow.penalty_mask)
-            loss = loss + cfg.ngm_lambda * self.flow.group_lasso_penalty(self._ngm_weights)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.flow.parameters(), cfg.grad_clip)
-            torch.nn.utils.clip_grad_norm_(self.score.parameters(), cfg.grad_clip)
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        self.steps_done += 1
-        return torch.stack([loss, flow_loss, score_loss]).detach()
 
     @torch.no_grad()
     def validation_loss(self) -> float:
@@ -414,43 +318,80 @@ class SF2MTrainer:
             total += float(fl + self.config.score_weight * sl)
         return total / self.config.val_batches
 
-    # -- the loop -----------------------------------------------------------------------------------------
-    def train(self, progress: bool = True) -> dict:
-        """Run ``config.n_steps`` steps (fewer if early stopping triggers); return the loss history."""
+    # -- hooks of the training loop -----------------------------------------------------------------------
+    def stages(self) -> list[Stage]:
+        return [self._stage]
+
+    def stage_losses(self, stage: Stage, step: int) -> tuple[torch.Tensor, ...]:
+        """``(total, flow, score)``; with ``drift="ngm"`` the total includes ``ngm_lambda`` times the group lasso."""
         cfg = self.config
-        best = (float("inf"), None, 0)
-        bad_checks = 0
-        start = time.perf_counter()
-        bar = tqdm(total=cfg.n_steps, desc="[SF]2M", disable=not progress, leave=False)
-        log = LossLog(cfg.n_steps, 3, self.device, log_every=cfg.log_every, bar=bar, name="[SF]2M")
-        n_done = 0
-        for k in range(cfg.n_steps):
-            log.add(self.step())
-            n_done = k + 1
-            if self.val_sampler is not None and n_done % cfg.val_every == 0:
-                val = self.validation_loss()
-                self.val_history.append((n_done, val))
-                if val < best[0]:
-                    best = (val, (copy.deepcopy(self.flow.state_dict()), copy.deepcopy(self.score.state_dict())), n_done)
-                    bad_checks = 0
-                else:
-                    bad_checks += 1
-                if cfg.patience is not None and bad_checks >= cfg.patience:
-                    logger.info(f"early stopping at step {n_done}: best validation loss {best[0]:.4g} at step {best[2]}")
-                    break
-        bar.close()
-        if cfg.patience is not None and best[1] is not None:
-            self.flow.load_state_dict(best[1][0])
-            self.score.load_state_dict(best[1][1])
-        losses = log.values()
-        history = {
-            "step": np.arange(1, n_done + 1),
-            "loss": losses[:, 0],
-            "flow_loss": losses[:, 1],
-            "score_loss": losses[:, 2],
-        }
+        flow_loss, score_loss = self.losses(self.sampler, self.generator, cfg.ot_reuse)
+        loss = flow_loss + cfg.score_weight * score_loss
+        if cfg.drift == "ngm" and cfg.ngm_lambda > 0:
+            if cfg.ngm_adaptive and self._ngm_weights is None and self.steps_done >= cfg.n_steps // 2:
+                self._ngm_weights = adaptive_weights(self.flow.group_norms(), mask=self.flow.penalty_mask)
+            loss = loss + cfg.ngm_lambda * self.flow.group_lasso_penalty(self._ngm_weights)
+        self.steps_done += 1
+        return loss, flow_loss, score_loss
+
+    def step(self) -> torch.Tensor:
+        """One optimisation step; returns the detached losses ``[total, flow, score]`` (no host read)."""
+        return self.take_step(self._stage, self.steps_done)
+
+    def after_step(self, stage: Stage, n_done: int) -> bool:
+        """Validation every ``val_every`` steps; True (stop) after ``patience`` checks without improvement."""
+        cfg = self.config
+        if self.val_sampler is None or n_done % cfg.val_every:
+            return False
+        val = self.validation_loss()
+        self.val_history.append((n_done, val))
+        if val < self._best[0]:
+            self._best = (val, (copy.deepcopy(self.flow.state_dict()), copy.deepcopy(self.score.state_dict())), n_done)
+            self._bad_checks = 0
+        else:
+            self._bad_checks += 1
+        if cfg.patience is not None and self._bad_checks >= cfg.patience:
+            logger.info(f"early stopping at step {n_done}: best validation loss {self._best[0]:.4g} at step {self._best[2]}")
+            return True
+        return False
+
+    def end_training(self) -> None:
+        if self.config.patience is not None and self._best[1] is not None:
+            self.flow.load_state_dict(self._best[1][0])
+            self.score.load_state_dict(self._best[1][1])
+
+    def history(self) -> dict:
+        """``step``, ``loss``, ``flow_loss``, ``score_loss`` per step and, with validation, ``val_step``, ``val_loss``."""
+        losses = self.loss_log.values()
+        history = {"step": np.arange(1, len(losses) + 1), "loss": losses[:, 0], "flow_loss": losses[:, 1],
+                   "score_loss": losses[:, 2]}
         if self.val_history:
             history["val_step"] = np.array([s for s, _ in self.val_history])
             history["val_loss"] = np.array([v for _, v in self.val_history])
-        history["train_seconds"] = time.perf_counter() - start
         return history
+
+
+@register_method
+class SF2M(Method):
+    """[SF]2M: a flow and a score network; SDE drift ``v + sigma^2/2 s``, probability-flow ODE ``v``."""
+
+    name = "sf2m"
+    label = "[SF]2M"
+    config_class = SF2MConfig
+    networks = ("flow", "score")
+    drift_network = "flow"
+
+    @classmethod
+    def train(cls, x, t, config: SF2MConfig, *, context: FitContext, rng, **options) -> TrainResult:
+        trainer = SF2MTrainer(x, t, config, device=context.device, rng=rng)
+        history = trainer.train(progress=context.progress)
+        return TrainResult({"flow": trainer.flow, "score": trainer.score}, history)
+
+    @classmethod
+    def drift(cls, networks, sigma, *, stochastic, direction):
+        """Forwards ``v + sigma^2/2 s``, backwards (the time reversal) ``-v + sigma^2/2 s``; ODE ``+-v``."""
+        sign = 1.0 if direction == "forward" else -1.0
+        flow, score = networks["flow"], networks["score"]
+        if not stochastic:
+            return lambda t, x: sign * flow(t, x)
+        return lambda t, x: sign * flow(t, x) + 0.5 * sigma**2 * score(t, x)

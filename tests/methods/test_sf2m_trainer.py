@@ -35,7 +35,7 @@ def test_plan_reuse_keeps_cells_and_redraws_pairs():
     cells = []
     for _ in range(4):
         tr.coupled_batch(tr.sampler, tr.generator, reuse=3)
-        cells.append(tr._plan_cache[2].clone())
+        cells.append(tr.coupling.cached_cells(tr.sampler)[0].clone())
     assert torch.equal(cells[0], cells[1]) and torch.equal(cells[1], cells[2])
     assert not torch.equal(cells[2], cells[3])  # a new plan on new cells after three uses
 
@@ -87,11 +87,12 @@ def test_sync_free_sinkhorn_budget_reaches_the_tolerance_at_50_dimensions():
     sigma = default_sigma(x, t)
     free = SF2MTrainer(x, t, SF2MConfig(sigma, batch_size=256, ot_sync_free=True), device="cpu", rng=0)
     tol = SF2MTrainer(x, t, SF2MConfig(sigma, batch_size=256, ot_sync_free=False), device="cpu", rng=0)
-    assert free._sinkhorn_budget == {"tol": None, "max_iter": free.config.ot_sync_free_iter}
+    assert free.coupling.budget(free.device) == {"tol": None, "max_iter": free.config.ot_sync_free_iter}
     x0, x1 = free.sampler.sample(256, free.generator)
     eps = 2 * free.sigma**2
     assert (((x0[0, :, None] - x1[0, None]) ** 2).sum(-1).mean() / eps).item() > 500  # really a hard case (20 iterations leave a column error of 0.24)
-    p_free, p_tol = free._plan(free.sampler, x0, x1), tol._plan(tol.sampler, x0, x1)
+    delta = free.sampler.t1 - free.sampler.t0
+    p_free, p_tol = free.coupling.plan(x0, x1, delta), tol.coupling.plan(x0, x1, delta)
     for p in (p_free, p_tol):
         assert p.shape == (1, 256, 256)
         assert torch.allclose(p.sum(2), torch.full((1, 256), 1 / 256), atol=1e-6)  # rows exact after the last update

@@ -1,0 +1,396 @@
+"""The method interface: a configuration base, one training loop, and the registry of methods.
+
+A training method is three things, each one class:
+
+* a :class:`MethodConfig` subclass: its settings (the shared ones are declared, documented and checked here
+  once);
+* a :class:`Trainer` subclass: its losses and what happens between stages; the loop itself (optimiser and
+  scheduler steps, gradient clipping, loss log, non-finite check, progress bar, history) is
+  :meth:`Trainer.train`, the same for every method;
+* a :class:`Method` subclass, registered with :func:`register_method`: the networks it owns, the network
+  that is its drift, its drift for a direction (SDE or probability-flow ODE), the directions it can
+  simulate, and how a fit is set up (including initialising from another fitted model).
+
+:class:`cellbridge.CellBridgeModel` talks to methods only through :class:`Method`, so a new method is one
+file and one registration (see ``tests/methods/test_registry.py`` for a toy method in a few lines).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..ot.minibatch import OT_METHODS
+from ._common import LossLog, make_optimizer
+
+if TYPE_CHECKING:
+    from ..model import CellBridgeModel, Normalization
+
+__all__ = ["FitContext", "Method", "MethodConfig", "Stage", "Trainer", "TrainResult", "available_methods",
+           "get_method", "register_method", "unregister_method"]
+
+DIRECTIONS = ("forward", "backward")
+Drift = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# configuration
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MethodConfig:
+    """Settings every method shares, in the coordinates the trainer is given.
+
+    Attributes
+    ----------
+    sigma
+        Diffusion coefficient of the reference Brownian motion.
+    n_steps
+        Optimisation steps (for a method with stages, such as DSBM's iterations: per stage).
+    batch_size
+        Cells (or bridge samples) per interval per step.
+    lr, weight_decay
+        Adam's learning rate and weight decay.
+    lr_schedule
+        ``"cosine"`` (default) decays the learning rate to 1% of ``lr`` over each stage: the regression
+        targets are noisy, and at a constant rate the final networks keep an SGD-noise error that shows up
+        as a bias of the simulated marginals; ``"constant"`` keeps ``lr``.
+    hidden_dims, activation, n_freqs
+        Architecture of the networks (:class:`cellbridge.nn.TimeMLP`): hidden widths, activation, and the
+        number of Fourier time features (0: time appended as it is).
+    ot_method
+        How minibatches of consecutive snapshots are coupled (:class:`cellbridge.ot.MinibatchCoupling`);
+        each method lists the ones it accepts in ``OT_METHODS``.
+    t_clip
+        Bridge times are drawn from ``[t_clip, 1 - t_clip]`` of each interval: the regression targets have
+        terms in ``1 / s`` or ``1 / (1 - s)`` at the interval ends whose variance would otherwise diverge
+        logarithmically.
+    grad_clip
+        Clip each trained network's gradient norm (None: no clipping).
+    log_every
+        Steps between reads of the loss from the device (progress bar, non-finite check).
+    """
+
+    sigma: float
+    n_steps: int = 1000
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"
+    weight_decay: float = 0.0
+    hidden_dims: tuple[int, ...] = (64, 64, 64)
+    activation: str = "selu"
+    n_freqs: int = 4
+    ot_method: str = "entropic"
+    t_clip: float = 1e-3
+    grad_clip: float | None = None
+    log_every: int = 50
+
+    #: couplings ``ot_method`` may name
+    OT_METHODS: ClassVar[tuple[str, ...]] = OT_METHODS
+    #: fields holding tuples (stored as lists in JSON)
+    TUPLE_FIELDS: ClassVar[tuple[str, ...]] = ("hidden_dims",)
+
+    def validate(self) -> None:
+        """Raise ValueError on settings that cannot work (subclasses extend it)."""
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be positive, got {self.sigma}")
+        if self.n_steps < 1 or self.batch_size < 2:
+            raise ValueError("n_steps must be >= 1 and batch_size >= 2")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.ot_method not in self.OT_METHODS:
+            allowed = ", ".join(repr(m) for m in self.OT_METHODS)
+            raise ValueError(f"ot_method must be one of {allowed}, not {self.ot_method!r}")
+        if not 0 <= self.t_clip < 0.5:
+            raise ValueError("t_clip must lie in [0, 0.5)")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', not {self.lr_schedule!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise ValueError(f"grad_clip must be positive or None, got {self.grad_clip}")
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable fields (tuples as lists)."""
+        d = asdict(self)
+        for name in self.TUPLE_FIELDS:
+            d[name] = list(d[name])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MethodConfig":
+        """The config :meth:`to_dict` wrote (unknown keys are an error)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no fields {sorted(unknown)}")
+        return cls(**{k: (tuple(v) if k in cls.TUPLE_FIELDS else v) for k, v in d.items()})
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the training loop
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stage:
+    """A run of steps with one optimiser: [SF]2M trains in one stage, DSBM in one per IMF iteration.
+
+    Attributes
+    ----------
+    index
+        Position among the method's stages (0-based).
+    n_steps
+        Optimisation steps of the stage.
+    networks
+        The networks trained in it; their parameters form the optimiser, and each one's gradient is
+        clipped on its own.
+    label
+        Shown on the progress bar.
+    """
+
+    index: int
+    n_steps: int
+    networks: Sequence[torch.nn.Module]
+    label: str = ""
+    optimizer: Any = field(default=None, repr=False)
+    scheduler: Any = field(default=None, repr=False)
+
+
+class Trainer:
+    """The one training loop; a method's trainer supplies the hooks.
+
+    Subclasses set ``config`` (a :class:`MethodConfig`), ``device`` and ``label``, and implement
+    :meth:`stages` and :meth:`stage_losses`; the other hooks are optional.
+    """
+
+    #: progress-bar label and name in error messages
+    label: ClassVar[str] = "training"
+    #: entries of each step's loss vector; the first is the total that is minimised
+    loss_names: ClassVar[tuple[str, ...]] = ("loss",)
+
+    config: MethodConfig
+    device: torch.device
+
+    # -- hooks --------------------------------------------------------------------------------------------
+    def stages(self) -> Sequence[Stage]:
+        """The stages still to run, in order."""
+        raise NotImplementedError
+
+    def stage_losses(self, stage: Stage, step: int) -> Sequence[torch.Tensor]:
+        """Differentiable losses of step ``step`` (0-based within the stage), the total first."""
+        raise NotImplementedError
+
+    def begin_stage(self, stage: Stage) -> None:
+        """Called before a stage's first step (e.g. DSBM makes the iteration's coupling)."""
+
+    def after_step(self, stage: Stage, n_done: int) -> bool:
+        """Called after each step (``n_done`` steps of the stage done); True stops training (early stopping)."""
+        return False
+
+    def end_stage(self, stage: Stage, losses: np.ndarray) -> None:
+        """Called after a stage with its loss vectors ``(n_steps_done, len(loss_names))``."""
+
+    def end_training(self) -> None:
+        """Called once after the last stage (e.g. restore the best weights)."""
+
+    def history(self) -> dict:
+        """The loss history of what has been trained so far."""
+        return {}
+
+    # -- the loop -----------------------------------------------------------------------------------------
+    def _optimizer(self, stage: Stage):
+        if stage.optimizer is None:
+            params = [p for net in stage.networks for p in net.parameters()]
+            cfg = self.config
+            stage.optimizer, stage.scheduler = make_optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                                              lr_schedule=cfg.lr_schedule, n_steps=stage.n_steps,
+                                                              device=self.device)
+        return stage.optimizer, stage.scheduler
+
+    def take_step(self, stage: Stage, step: int) -> torch.Tensor:
+        """One optimisation step of ``stage``; returns the detached loss vector (no host read)."""
+        optimizer, scheduler = self._optimizer(stage)
+        losses = self.stage_losses(stage, step)
+        optimizer.zero_grad(set_to_none=True)
+        losses[0].backward()
+        if self.config.grad_clip is not None:
+            for net in stage.networks:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), self.config.grad_clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        return torch.stack(list(losses)).detach()
+
+    def new_log(self, n_steps: int, bar=None) -> LossLog:
+        """A loss log for ``n_steps`` steps (with a disabled progress bar unless one is given)."""
+        return LossLog(n_steps, len(self.loss_names), self.device, log_every=self.config.log_every,
+                       bar=tqdm(disable=True) if bar is None else bar, name=self.label)
+
+    def run_stage(self, stage: Stage, log: LossLog) -> bool:
+        """Run one stage into ``log``; True when :meth:`after_step` stopped training early."""
+        first = log.n_done
+        self.begin_stage(stage)
+        stopped = False
+        for k in range(stage.n_steps):
+            log.add(self.take_step(stage, k))
+            if self.after_step(stage, k + 1):
+                stopped = True
+                break
+        log.check()
+        self.end_stage(stage, log.buffer[first:log.n_done].cpu().numpy())
+        return stopped
+
+    def train(self, progress: bool = True) -> dict:
+        """Run the remaining stages with a progress bar; return the loss history (with ``train_seconds``)."""
+        start = time.perf_counter()
+        stages = list(self.stages())
+        total = sum(s.n_steps for s in stages)
+        bar = tqdm(total=total, desc=self.label, disable=not progress, leave=False)
+        self.loss_log = self.new_log(total, bar)
+        try:
+            for stage in stages:
+                if stage.label:
+                    bar.set_description(f"{self.label} {stage.label}")
+                if self.run_stage(stage, self.loss_log):
+                    break
+        finally:
+            bar.close()
+        self.end_training()
+        history = self.history()
+        history["train_seconds"] = time.perf_counter() - start
+        return history
+
+
+# ----------------------------------------------------------------------------------------------------------
+# methods and their registry
+# ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """What a method's fit hands the model: trained networks, loss history, extra config entries."""
+
+    networks: dict[str, torch.nn.Module]
+    history: dict
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class FitContext:
+    """What a method may use of the fit that called it, beyond its own config.
+
+    Attributes
+    ----------
+    x, t
+        The cells and times in the user's units (the trainer gets them normalised).
+    sigma
+        Diffusion coefficient in the user's units.
+    normalization
+        The map between user units and training coordinates.
+    device
+        The training device.
+    progress
+        Whether to show progress bars.
+    fit
+        ``fit(method, rng=..., **settings)`` fits another model on the same cells with the same sigma and
+        device (e.g. DSBM's [SF]2M initial coupling).
+    """
+
+    x: np.ndarray
+    t: np.ndarray
+    sigma: float
+    normalization: "Normalization"
+    device: torch.device
+    progress: bool
+    fit: Callable[..., "CellBridgeModel"]
+
+
+class Method:
+    """A training method as the model sees it. Subclass, set the class attributes, implement :meth:`train`
+    and :meth:`drift`, and register the class with :func:`register_method`.
+
+    Attributes
+    ----------
+    name
+        Registry name (``method=`` of :func:`cellbridge.tl.fit`).
+    label
+        Human-readable name for messages.
+    config_class
+        The method's :class:`MethodConfig` subclass.
+    networks
+        Names of the networks a fitted model holds.
+    drift_network
+        The network that is the model's drift (read by :func:`cellbridge.tl.grn`).
+    fit_options
+        Keyword arguments of a fit that are not config fields (e.g. DSBM's ``init_model``).
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    config_class: ClassVar[type[MethodConfig]]
+    networks: ClassVar[tuple[str, ...]]
+    drift_network: ClassVar[str]
+    fit_options: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def train(cls, x: np.ndarray, t: np.ndarray, config: MethodConfig, *, context: FitContext, rng,
+              **options) -> TrainResult:
+        """Train on normalised cells ``x`` and times ``t`` (in ``[0, 1]``); ``options`` are ``fit_options``."""
+        raise NotImplementedError
+
+    @classmethod
+    def drift(cls, networks: dict[str, torch.nn.Module], sigma: float, *, stochastic: bool, direction: str) -> Drift:
+        """The drift in the direction of travel, in normalised coordinates (``sigma`` normalised too).
+
+        Forwards: ``dx = drift dt + sigma dW`` (SDE) or ``dx = drift dt`` (probability-flow ODE).
+        Backwards, in reversed time ``tau = -t``: ``dx = drift dtau + sigma dW`` (the time reversal).
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def directions(cls, config: dict) -> tuple[str, ...]:
+        """Directions a fitted model (its saved ``config``) can simulate by its SDE; both by default."""
+        return tuple(config.get("directions", DIRECTIONS))
+
+    #: appended to the error when a direction was never trained
+    untrained_hint: ClassVar[str] = ""
+
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    """Register a :class:`Method` subclass under ``cls.name`` (usable as a class decorator)."""
+    for attr in ("name", "label", "config_class", "networks", "drift_network"):
+        if not hasattr(cls, attr):
+            raise TypeError(f"a method class needs the class attribute {attr!r}")
+    if cls.drift_network not in cls.networks:
+        raise TypeError(f"drift_network {cls.drift_network!r} is not among the networks {cls.networks}")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"a method named {cls.name!r} is registered already")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def unregister_method(name: str) -> None:
+    """Remove a registered method (for tests and plug-ins)."""
+    _REGISTRY.pop(name, None)
+
+
+def available_methods() -> tuple[str, ...]:
+    """Names of the registered methods, in registration order."""
+    return tuple(_REGISTRY)
+
+
+def get_method(name: str) -> type[Method]:
+    """The method registered as ``name``; ValueError naming the available ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        available = ", ".join(repr(m) for m in _REGISTRY)
+        raise ValueError(f"unknown method {name!r}; available: {available}") from None

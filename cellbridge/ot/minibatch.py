@@ -1,0 +1,176 @@
+"""Minibatch couplings of consecutive snapshots: the one place the training methods get their OT from.
+
+A :class:`MinibatchCoupling` owns every decision between "cells drawn at the ends of each interval" and
+"pairs (or chains) of cells to regress on": the entropic regularisation (the static Schrodinger bridge of a
+Brownian reference, ``eps = 2 sigma^2 Delta`` per interval, or a fraction of each minibatch's mean cost),
+the Sinkhorn budget (a tolerance read back from the device, or a fixed number of iterations that never
+waits for the host), plan reuse over several training steps, and the pair and chain draws with their
+gathers. Every tensor stays on the cells' device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .coupling import coupling
+from .sampling import sample_chains, sample_pairs
+
+__all__ = ["MinibatchCoupling", "OT_METHODS"]
+
+#: couplings a minibatch can be given
+OT_METHODS = ("entropic", "exact", "independent")
+
+CellDraw = Callable[[], tuple[torch.Tensor, torch.Tensor]]
+
+
+def _gather(cells: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``cells[k, index[k, b]]`` for cells ``(K, n, d)`` and indices ``(K, b)``: ``(K, b, d)``."""
+    return torch.gather(cells, 1, index.unsqueeze(-1).expand(-1, -1, cells.shape[-1]))
+
+
+@dataclass
+class MinibatchCoupling:
+    """How minibatches of consecutive snapshots are coupled, and pairs drawn from the plans.
+
+    Parameters
+    ----------
+    method
+        ``"entropic"`` (Sinkhorn on the device), ``"exact"`` (network simplex on the host: the sigma -> 0
+        limit) or ``"independent"`` (no OT: pairs are the cells as drawn).
+    sigma
+        Diffusion coefficient of the reference Brownian motion: the entropic plan of an interval of length
+        ``Delta`` has ``eps = 2 sigma^2 Delta`` (POT's convention). Needed for ``"entropic"`` unless
+        ``eps_rel`` is given.
+    eps_rel
+        Regularisation relative to each minibatch's mean cost, used instead of the Schrodinger-bridge value.
+    tol, max_iter
+        Sinkhorn's stopping rule (L1 marginal error, iteration cap) when the tolerance is read back.
+    sync_free, sync_free_iter
+        Run exactly ``sync_free_iter`` Sinkhorn iterations without reading convergence back, so that a
+        training step never waits for the host. None: on CUDA (where each read stalls the pipeline) but not
+        on the CPU (where reads are free).
+    block_size
+        Sinkhorn iterations between convergence checks.
+    reuse
+        Training steps per plan: :meth:`pairs` and :meth:`chains` with a ``stream`` keep the cells and plan
+        of that stream for ``reuse`` calls and only redraw the pairs. 1 is [SF]2M as published.
+    """
+
+    method: str = "entropic"
+    sigma: float | None = None
+    eps_rel: float | None = None
+    tol: float | None = 5e-2
+    max_iter: int = 300
+    sync_free: bool | None = None
+    sync_free_iter: int = 100
+    block_size: int = 8
+    reuse: int = 1
+
+    def __post_init__(self) -> None:
+        if self.method not in OT_METHODS:
+            raise ValueError(f"ot_method must be one of {OT_METHODS}, not {self.method!r}")
+        if self.method == "entropic" and self.eps_rel is None and not (self.sigma is not None and self.sigma > 0):
+            raise ValueError("an entropic minibatch coupling needs sigma > 0 or eps_rel")
+        if self.eps_rel is not None and not self.eps_rel > 0:
+            raise ValueError(f"ot_eps_rel must be positive, got {self.eps_rel}")
+        if int(self.reuse) != self.reuse or self.reuse < 1:
+            raise ValueError(f"ot_reuse must be an integer >= 1, got {self.reuse}")
+        if int(self.max_iter) != self.max_iter or self.max_iter < 1 or self.sync_free_iter < 1:
+            raise ValueError("ot_max_iter and ot_sync_free_iter must be integers >= 1")
+        self._cache: dict = {}
+
+    # -- plans ----------------------------------------------------------------------------------------------
+    def eps(self, delta: torch.Tensor) -> torch.Tensor | None:
+        """The entropic regularisation of intervals of lengths ``delta``: ``2 sigma^2 Delta`` (None with eps_rel)."""
+        return None if self.eps_rel is not None else 2 * self.sigma**2 * delta
+
+    def budget(self, device: torch.device) -> dict:
+        """Sinkhorn's ``tol`` and ``max_iter`` on ``device`` (see ``sync_free``)."""
+        sync_free = torch.device(device).type == "cuda" if self.sync_free is None else self.sync_free
+        return dict(tol=None, max_iter=self.sync_free_iter) if sync_free else dict(tol=self.tol, max_iter=self.max_iter)
+
+    def plan(self, x0: torch.Tensor, x1: torch.Tensor, delta: torch.Tensor) -> torch.Tensor | None:
+        """Plans ``(K, n, m)`` between cells ``x0`` ``(K, n, d)`` and ``x1`` ``(K, m, d)`` of intervals of
+        lengths ``delta`` ``(K,)``; None for the independent coupling."""
+        if self.method == "independent":
+            return None
+        if self.method == "exact":
+            return coupling(x0, x1, "exact")
+        return coupling(x0, x1, "entropic", eps=self.eps(delta), eps_rel=self.eps_rel, block_size=self.block_size,
+                        **self.budget(x0.device))
+
+    # -- draws ----------------------------------------------------------------------------------------------
+    def _reused(self, stream):
+        """The cached entry of ``stream`` while it may still be reused, else None."""
+        entry = self._cache.get(stream) if self.reuse > 1 and stream is not None else None
+        return entry if entry is not None and entry[0] < self.reuse else None
+
+    def _keep(self, stream, used: int, cells, plan) -> None:
+        if self.reuse > 1 and stream is not None:
+            self._cache[stream] = (used + 1, cells, plan)
+
+    def pairs(self, draw: CellDraw, delta: torch.Tensor, n_samples: int, generator: torch.Generator | None = None,
+              *, stream=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Coupled pairs ``(x0, x1)``, each ``(K, n_samples, d)``, drawn from the plans of fresh cells.
+
+        Parameters
+        ----------
+        draw
+            Called without arguments when a new plan is needed: cells ``(x0, x1)`` at the start and end of
+            each interval, ``(K, n, d)`` and ``(K, m, d)``.
+        delta
+            Interval lengths ``(K,)`` (for the Schrodinger-bridge regularisation).
+        n_samples
+            Pairs per interval.
+        generator
+            Torch generator of the pair draw.
+        stream
+            A key (e.g. the training sampler): with ``reuse > 1`` its cells and plan are kept for ``reuse``
+            calls. None never reuses.
+
+        Returns
+        -------
+        (x0, x1)
+            With the independent coupling, the cells as drawn.
+        """
+        entry = self._reused(stream)
+        if entry is not None:
+            used, (x0, x1), plan = entry
+        else:
+            x0, x1 = draw()
+            plan = self.plan(x0, x1, delta)
+            if plan is None:
+                return x0, x1
+            used = 0
+        self._keep(stream, used, (x0, x1), plan)
+        i, j = sample_pairs(plan, n_samples, generator=generator)
+        return _gather(x0, i), _gather(x1, j)
+
+    def chains(self, draw: Callable[[], torch.Tensor], delta: torch.Tensor, n_samples: int,
+               generator: torch.Generator | None = None, *, stream=None) -> torch.Tensor:
+        """Trajectories ``(K + 1, n_samples, d)`` through all time points, drawn from chained plans.
+
+        ``draw()`` gives cells ``(K + 1, n, d)``, one draw per time point serving both intervals it belongs
+        to, so the plans of consecutive intervals share their cells and chain into a Markov coupling of all
+        time points (:func:`cellbridge.ot.sample_chains`). The independent coupling chains uniformly.
+        """
+        entry = self._reused(stream)
+        if entry is not None:
+            used, cells, plan = entry
+        else:
+            cells = draw()
+            plan = self.plan(cells[:-1], cells[1:], delta)
+            if plan is None:
+                n = cells.shape[1]
+                plan = torch.ones((len(cells) - 1, n, n), device=cells.device, dtype=cells.dtype)
+            used = 0
+        self._keep(stream, used, cells, plan)
+        return _gather(cells, sample_chains(plan, n_samples, generator=generator))
+
+    def cached_cells(self, stream):
+        """The cells behind ``stream``'s current reused plan (None when nothing is kept)."""
+        entry = self._cache.get(stream)
+        return None if entry is None else entry[1]
