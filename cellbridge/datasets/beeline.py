@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import logger
-from .boolode import GRN_TRUTH_KEY, _edges_to_uns
+from .grn_truth import GRN_TRUTH_KEY, edges_to_uns
 
 __all__ = ["read_beeline", "read_sergio", "bin_by_step"]
 
@@ -211,7 +211,7 @@ def read_beeline(
     adata = ad.AnnData(X=x.astype(np.float32), obs=obs, var=pd.DataFrame(index=genes))
     if log1p:
         adata.layers["expression"] = values.astype(np.float32)
-    adata.uns[GRN_TRUTH_KEY] = _edges_to_uns(edges)
+    adata.uns[GRN_TRUTH_KEY] = edges_to_uns(edges)
     adata.uns[BEELINE_KEY] = {
         "directory": str(directory),
         "n_time_bins": int(n_time_bins),
@@ -382,7 +382,7 @@ def read_sergio(
     adata = ad.AnnData(X=x.astype(np.float32), obs=obs, var=pd.DataFrame(index=genes))
     if log1p:
         adata.layers["expression"] = values.astype(np.float32)
-    adata.uns[GRN_TRUTH_KEY] = _edges_to_uns(edges)
+    adata.uns[GRN_TRUTH_KEY] = edges_to_uns(edges)
     adata.uns[SERGIO_KEY] = {
         "directory": str(directory),
         "bifurcation_matrix": bmat,
