@@ -16,7 +16,9 @@ so in a steady flow every cell sits half-way between its images.) In the first a
 missing image is the cell itself. Only the order of cells within a snapshot is used downstream:
 :func:`refine_time_points` splits each snapshot into ``n_sub`` equally filled sub-snapshots by it.
 
-AnnData-free; NumPy arrays in and out (POT's exact OT runs on the host anyway).
+AnnData-free; NumPy arrays in and out, float64. The images are
+:func:`cellbridge.ot.velocity.barycentric_images`, whose plans come from the package's exact coupling
+(:func:`cellbridge.ot.coupling` with ``"exact"``).
 """
 
 from __future__ import annotations
@@ -59,7 +61,28 @@ def snapshot_progress(x: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def check_n_sub(t: np.ndarray, n_sub: int) -> np.ndarray:
-    """Raise ValueError unless ``t`` has two or more time points that ``n_sub`` can split; return them."""
+    """Check that every snapshot of ``t`` can be split into ``n_sub`` sub-snapshots.
+
+    Callers check before computing the couplings, which are the expensive part.
+
+    Parameters
+    ----------
+    t
+        Snapshot time of each cell ``(n,)``.
+    n_sub
+        Sub-snapshots per snapshot (:func:`refine_time_points`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The distinct time points of ``t``, sorted, float64.
+
+    Raises
+    ------
+    ValueError
+        Unless ``n_sub`` is an integer >= 1, ``t`` has at least two distinct times and ``n_sub`` is at most
+        the number of cells of the smallest snapshot.
+    """
     if isinstance(n_sub, (bool, np.bool_)) or not isinstance(n_sub, (int, np.integer)) or n_sub < 1:
         raise ValueError(f"n_sub must be an integer >= 1, got {n_sub!r}")
     time_points, counts = np.unique(np.asarray(t, dtype=np.float64), return_counts=True)

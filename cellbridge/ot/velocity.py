@@ -6,22 +6,47 @@ plan-weighted mean of its partners in the other snapshot. A cell's velocity is t
 image in the next snapshot over the time between them; the cells of the last snapshot, which have no next
 one, get the displacement from their image in the previous snapshot.
 
-AnnData-free; NumPy arrays in and out (POT's exact OT runs on the host).
+AnnData-free; NumPy arrays in and out, float64 throughout. The plans come from the package's own exact
+coupling (:func:`cellbridge.ot.coupling` with ``"exact"``: the squared Euclidean cost of
+:func:`cellbridge.ot.sq_euclidean`, then :func:`cellbridge.ot.exact_plan`), on float64 tensors on the CPU;
+the network simplex runs on the host in any case.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import ot as pot
+import torch
+
+from .coupling import coupling
 
 __all__ = ["snapshots", "barycentric_images", "ot_velocities"]
 
 
 def snapshots(x: np.ndarray, t: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Checked cells and their snapshots: ``(x as float64, sorted time points, indices of each one's cells)``.
+    """Check cells and their time points, and group the cells by snapshot.
 
-    Raises ValueError, naming ``what`` needs them, unless ``x`` is ``(n, d)``, ``t`` ``(n,)``, both finite,
-    with at least two distinct times.
+    Parameters
+    ----------
+    x
+        Cells ``(n, d)``.
+    t
+        Time point of each cell ``(n,)``.
+    what
+        What needs the snapshots, for the error message (e.g. ``"an OT velocity"``).
+
+    Returns
+    -------
+    x : numpy.ndarray
+        ``x`` as float64.
+    time_points : numpy.ndarray
+        The distinct time points, sorted.
+    cells : list of numpy.ndarray
+        The indices of the cells of each time point, in the order of ``time_points``.
+
+    Raises
+    ------
+    ValueError
+        Unless ``x`` is ``(n, d)`` and ``t`` ``(n,)``, both finite, with at least two distinct times.
     """
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
@@ -36,7 +61,10 @@ def snapshots(x: np.ndarray, t: np.ndarray, what: str) -> tuple[np.ndarray, np.n
 
 
 def barycentric_images(x_from: np.ndarray, x_to: np.ndarray) -> np.ndarray:
-    """Each cell of ``x_from`` mapped to the plan-weighted mean of its partners in ``x_to`` (exact OT).
+    """Map each cell of ``x_from`` to the plan-weighted mean of its partners in ``x_to`` (exact OT).
+
+    The plan is ``coupling(x_from, x_to, "exact")`` (:func:`cellbridge.ot.coupling`) on float64 tensors:
+    the squared Euclidean cost, as the bridges use, and uniform weights.
 
     Parameters
     ----------
@@ -48,12 +76,17 @@ def barycentric_images(x_from: np.ndarray, x_to: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(n, d)`` float64: the images of the cells of ``x_from``.
     """
-    x_from = np.asarray(x_from, dtype=np.float64)
-    x_to = np.asarray(x_to, dtype=np.float64)
-    a = np.full(len(x_from), 1.0 / len(x_from))
-    b = np.full(len(x_to), 1.0 / len(x_to))
-    plan = pot.emd(a, b, pot.dist(x_from, x_to))  # squared Euclidean cost, as the bridges use
-    return plan @ x_to / plan.sum(axis=1, keepdims=True)
+    src, dst = _as_cells(x_from, "x_from"), _as_cells(x_to, "x_to")
+    plan = coupling(src, dst, "exact")
+    return (plan @ dst / plan.sum(dim=1, keepdim=True)).numpy()
+
+
+def _as_cells(x, name: str) -> torch.Tensor:
+    """``x`` as a float64 ``(n, d)`` CPU tensor of its own (a copy: the caller's array may be read-only)."""
+    x = np.array(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{name} must be (n_cells, n_dims), got shape {x.shape}")
+    return torch.from_numpy(x)
 
 
 def ot_velocities(x: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -1,6 +1,7 @@
 """OT-matched velocities against a closed form (a rigidly shifted cloud)."""
 
 import numpy as np
+import ot as pot
 import pytest
 
 from cellbridge.ot.velocity import barycentric_images, ot_velocities
@@ -25,6 +26,22 @@ def test_barycentric_images_average_split_partners():
     # one cell against two equally near ones: half its mass to each, image their mean
     img = barycentric_images(np.array([[0.0, 0.0]]), np.array([[1.0, 1.0], [1.0, -1.0]]))
     np.testing.assert_allclose(img, [[1.0, 0.0]])
+
+
+def test_barycentric_images_match_pot_reference_in_float64():
+    # the images from the package's exact coupling equal POT's exact plan on POT's squared Euclidean cost
+    rng = np.random.default_rng(3)
+    x_from, x_to = rng.normal(size=(30, 4)), rng.normal(size=(45, 4)) + 0.5
+    plan = pot.emd(np.full(30, 1 / 30), np.full(45, 1 / 45), pot.dist(x_from, x_to))
+    expected = plan @ x_to / plan.sum(axis=1, keepdims=True)
+    img = barycentric_images(x_from.astype(np.float32), x_to)  # any float input is used in float64
+    assert img.dtype == np.float64
+    np.testing.assert_allclose(barycentric_images(x_from, x_to), expected, rtol=0, atol=1e-12)
+    read_only = x_to.copy()
+    read_only.flags.writeable = False
+    np.testing.assert_allclose(barycentric_images(x_from, read_only), expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="x_from"):
+        barycentric_images(x_from[0], x_to)
 
 
 def test_bad_input():
