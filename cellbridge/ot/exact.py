@@ -25,7 +25,8 @@ def exact_plan(
     Parameters
     ----------
     cost
-        Cost matrix or batch of cost matrices, any device and float dtype.
+        Cost matrix or batch of cost matrices, any device and float dtype. It is solved in float64: a
+        float64 cost as it is, a float32 one widened (so nothing is lost on the way to the solver).
     a, b
         Marginal weights (uniform if None), shaped like the rows and columns of ``cost``.
     max_iter
@@ -35,7 +36,7 @@ def exact_plan(
     Returns
     -------
     torch.Tensor
-        The plan(s), on ``cost``'s device and dtype.
+        The plan(s), on ``cost``'s device and dtype (float64 in, float64 out).
     """
     squeeze = cost.ndim == 2
     C = cost.unsqueeze(0) if squeeze else cost

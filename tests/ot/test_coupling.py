@@ -28,6 +28,38 @@ def test_exact_plan_matches_pot_and_recovers_a_shift():
     assert (P.argmax(1) == np.argsort(perm)).all()
 
 
+def test_exact_plans_keep_float64():
+    # the two assignments differ by 2e-9 in cost, below float32 resolution (which picks the other one):
+    # a float64 cost reaches the network simplex unrounded, and the plan comes back in float64
+    C = torch.tensor([[1.0, 1.0 + 2e-9], [1.0, 1.0]], dtype=torch.float64)
+    P = exact_plan(C)
+    assert P.dtype == torch.float64
+    torch.testing.assert_close(P, torch.eye(2, dtype=torch.float64) / 2, rtol=0, atol=0)
+    # the same through the coupling entry point: |x_i - y_j|^2 with the swap cheaper by 2e-9
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    y = torch.tensor([[1e-9, 0.0], [0.0, -1.0]], dtype=torch.float64)
+    ex = coupling(x, y, "exact")
+    assert ex.dtype == torch.float64
+    torch.testing.assert_close(ex, torch.eye(2, dtype=torch.float64).flip(0) / 2, rtol=0, atol=0)
+
+
+def test_exact_is_the_only_module_of_the_ot_core_that_imports_pot():
+    # cellbridge.ot works on tensors; exact.py is its one exit to POT (the network simplex on the host)
+    import ast
+    from pathlib import Path
+
+    import cellbridge.ot
+
+    importers = set()
+    for path in Path(cellbridge.ot.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            if any(n == "ot" or n.startswith("ot.") for n in names):
+                importers.add(path.name)
+    assert importers == {"exact.py"}
+
 def test_coupling_methods():
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(20, 3, generator=g), torch.randn(30, 3, generator=g)
