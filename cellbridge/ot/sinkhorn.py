@@ -10,8 +10,8 @@ with dual potentials as ``P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps)``.
 
 Why this algorithm: the pure log-domain iteration (one ``logsumexp`` over the ``n x m`` matrix per
 half-step) never underflows but costs an ``exp`` per entry per iteration; the scaling form (one kernel,
-then matrix-vector products) is an order of magnitude faster but underflows in float32 once ``C / eps`` is
-large. We alternate the two, as in Schmitzer (2019, "Stabilized sparse scaling algorithms"):
+then matrix-vector products) is much faster but underflows in float32 once ``C / eps`` is large. We
+alternate the two, as in Schmitzer (2019, "Stabilized sparse scaling algorithms"):
 
 * an exact log-domain update of ``f`` yields the stabilised kernel
   ``diag(u0) K`` with ``K_ij = b_j exp((g_j - C_ij)/eps - max_j(...))`` and rows summing to ``a`` (so no row
@@ -29,6 +29,9 @@ over the first blocks (eps scaling), which makes small regularisations converge 
 The loop never leaves the device: with ``tol=None`` it runs a fixed number of blocks, rebuilds the kernel
 every block and synchronises with the host zero times; with a tolerance it reads two scalars per block
 (marginal error and scaling drift) to decide whether to stop and whether to rebuild.
+
+The comments below say what each speed-minded choice is and why; what it was measured to gain lives in
+``benchmarks/README.md``, "Measured figures behind cellbridge/ot/sinkhorn.py" (timings go stale in code).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ import torch
 _MAX_LOG_SCALING = 20.0
 #: kernel entries below exp(-this) times their row's largest are set to 0 (flushed) when the kernel is built.
 #: Left alone, many would be float32 subnormals (at C / eps ~ 80 most of the kernel is below 1e-38), and
-#: subnormal arithmetic is 10-100x slower on x86: it made Sinkhorn 2-3x slower overall. The kept entries,
+#: subnormal arithmetic is slow on x86, enough to slow Sinkhorn as a whole (figures: benchmarks/README.md,
+#: "Measured figures behind cellbridge/ot/sinkhorn.py"). The kept entries,
 #: times the 1 / (n m) of the marginals and scalings within exp(+-_MAX_LOG_SCALING), stay normal for
 #: n m up to 1e8, and the flushed ones are below float32 resolution of their row's sum. A column flushed
 #: entirely behaves as one that underflows (see the module notes): the next rebuild absorbs its scaling.
@@ -58,9 +62,9 @@ _MIN_RELAXED, _MAX_RELAXED = math.exp(-_MAX_LOG_RELAXED), math.exp(_MAX_LOG_RELA
 #: eps annealing starts at most this factor above the target eps (at the mean cost when that is lower), and
 #: with a tolerance divides eps by at most this per block, in blocks this short (one log-domain update and
 #: two scaling iterations): each annealing block only has to bring the potentials near enough for the next,
-#: smaller eps, whose log-domain update corrects most of what is left. Against annealing from the mean cost
-#: by a factor of 8 per full block, 25-35% less time to the same tolerance on minibatch problems (C / eps of
-#: 80-900, n = 256-1024, one CPU thread); the small-eps accuracy tests hold either way.
+#: smaller eps, whose log-domain update corrects most of what is left. It takes less time to the same
+#: tolerance than annealing from the mean cost by a factor of 8 per full block (figures: benchmarks/README.md,
+#: "Measured figures behind cellbridge/ot/sinkhorn.py"); the small-eps accuracy tests hold either way.
 _ANNEAL_FACTOR = 32.0
 _ANNEAL_BLOCK_SIZE = 3
 
@@ -73,8 +77,11 @@ class SinkhornOutput:
     ----------
     plan
         Transport plan, ``(n, m)`` or ``(batch, n, m)``.
-    f, g
-        Dual potentials, ``P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps)``.
+    f
+        Row dual potential, ``(n,)`` or ``(batch, n)``.
+    g
+        Column dual potential, ``(m,)`` or ``(batch, m)``; with ``f``,
+        ``P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps)``.
     n_iter
         Number of iterations run (a log-domain half-step and a scaling iteration each count one).
     marginal_error
@@ -115,8 +122,8 @@ def _matvec(K: torch.Tensor, v: torch.Tensor, *, per_problem: bool | None = None
     """Batched ``K @ v`` for ``K`` ``(batch, n, m)`` and ``v`` ``(batch, m)``.
 
     On accelerators one ``bmm``; on the CPU (``per_problem=None`` picks by device) a loop of ``mv`` calls,
-    because torch's CPU ``bmm`` of matrices by vectors is 4-9x slower than BLAS ``gemv`` per problem once
-    the batch has more than one problem.
+    because torch's CPU ``bmm`` of matrices by vectors is slower than BLAS ``gemv`` per problem once the
+    batch has more than one problem (figures: ``benchmarks/README.md``).
     """
     if per_problem is None:
         per_problem = K.device.type == "cpu"
@@ -132,8 +139,8 @@ def _scaling_iterations(K, Kt, a, b, u, v, steps: int, omega: float, tiny: float
 
     On accelerators all problems at once by ``bmm``; on the CPU problem by problem on plain vectors (BLAS
     ``gemv``, see :func:`_matvec`), each problem's loop run to the end before the next, so that the
-    per-iteration work is a handful of vector operations with no batching around them: at n = 256 the
-    operations around a ``gemv`` cost as much as the ``gemv`` itself.
+    per-iteration work is a handful of vector operations with no batching around them: at small ``n`` the
+    operations around a ``gemv`` are a large share of an iteration (figures: ``benchmarks/README.md``).
     """
     if K.device.type != "cpu":
         for _ in range(steps):
@@ -154,10 +161,10 @@ def _scaling_iterations(K, Kt, a, b, u, v, steps: int, omega: float, tiny: float
 def _exp_kernel_(z: torch.Tensor) -> torch.Tensor:
     """``exp`` in place of kernel exponents ``z <= 0``, fast on both kinds of device.
 
-    On one CPU thread by NumPy, whose SIMD float32 ``exp`` runs 1.6x faster than torch's here and has no
-    slow path for underflow. Otherwise by torch after clamping at ``-(floor + 1)``: torch's CPU ``exp``
-    takes 30-100x longer on arguments below -87 (float32 underflow, -inf included), and with more threads
-    it runs in parallel where NumPy would not.
+    On one CPU thread by NumPy, whose SIMD float32 ``exp`` is faster than torch's and has no slow path for
+    underflow. Otherwise by torch after clamping at ``-(floor + 1)``: torch's CPU ``exp`` is far slower on
+    arguments below -87 (float32 underflow, -inf included), and with more threads it runs in parallel where
+    NumPy would not. Figures: ``benchmarks/README.md``.
     """
     if z.device.type == "cpu" and torch.get_num_threads() == 1 and z.is_contiguous():
         zn = z.numpy()
@@ -173,8 +180,8 @@ def _scaling_update(old: torch.Tensor, target: torch.Tensor, product: torch.Tens
     """
     if omega == 1.0:
         return torch.div(target, product.clamp_min_(tiny))
-    # old * (target / (product * old))^omega: five vector operations (the log-space form takes nine), which
-    # at n = 256 is what a scaling iteration costs besides its gemv. No NaN: old lies in
+    # old * (target / (product * old))^omega: five vector operations (the log-space form takes nine), because
+    # at small n these are what a scaling iteration costs besides its gemv. No NaN: old lies in
     # [_MIN_RELAXED, _MAX_RELAXED], so a product that underflows to 0 gives inf and one that overflows gives
     # 0, both finite after the clamp, and the next rebuild absorbs them.
     ratio = torch.div(target, product.mul_(old))
@@ -249,15 +256,16 @@ def sinkhorn(
         Over-relaxation of the scaling iterations, ``u <- u^(1 - omega) (a / K v)^omega`` with
         ``1 <= omega < 2``; applied from the first block at the target eps after annealing, or from the
         second block without annealing (balanced only). 1 is plain
-        Sinkhorn; about 1.5 roughly halves the iterations at small eps.
+        Sinkhorn; about 1.5 takes markedly fewer iterations at small eps (figures:
+        ``benchmarks/README.md``).
     g_init
         Warm-start column potential (e.g. ``g`` of a previous solve on the same points); the row potential
         needs none, as the first update computes it from ``g``.
     overwrite_cost
         Write the plan into ``cost``'s memory, which the last update no longer needs (``cost`` must be a
         floating-point tensor the caller gives up). On the CPU a fresh ``n x m`` result costs more than the
-        arithmetic that fills it (page faults: 4 ms of the 4.5 ms of forming a 1024 x 1024 plan), so callers
-        that built the cost for this call alone, as :func:`cellbridge.ot.coupling` does, should set it.
+        arithmetic that fills it (page faults; figures: ``benchmarks/README.md``), so callers that built the
+        cost for this call alone, as :func:`cellbridge.ot.coupling` does, should set it.
 
     Returns
     -------
@@ -288,7 +296,7 @@ def sinkhorn(
     # outside inference mode, so that the caller gets a normal tensor (in-place updates, autograd downstream)
     plan_out = C if overwrite_cost else torch.empty_like(C)
     # the iterations are hundreds of small tensor operations: inference mode drops autograd's bookkeeping from
-    # each (17-30% less time at n = 256 on a CPU). The potentials are copied out as normal tensors.
+    # each (figures: benchmarks/README.md). The potentials are copied out as normal tensors.
     with torch.inference_mode():
         f, g, err, n_iter, converged = _iterate(
             C, a, b, eps_target, balanced=balanced, reg_m=reg_m, n_blocks=n_blocks, block_size=block_size,
@@ -309,7 +317,7 @@ def _iterate(C, a, b, eps_target, *, balanced, reg_m, n_blocks, block_size, anne
     g = torch.zeros_like(b) if g_init is None else g_init.reshape(batch, m).to(C).clone()
     tiny = torch.finfo(C.dtype).tiny
     # eps scaling starts where the plan is diffuse and Sinkhorn converges in a few steps: the mean cost, or
-    # 32 eps if that is lower (starting higher only adds blocks: 5-8% more time at C / eps ~ 80-900)
+    # 32 eps if that is lower (starting higher only adds blocks, and time: benchmarks/README.md)
     log_ratio = (C.mean(dim=(1, 2)).reshape(batch, 1) / eps_target).clamp(1.0, _ANNEAL_FACTOR).log()
     n_anneal = min(max(0, int(anneal_blocks)), n_blocks - 1)
     if tol is not None and n_anneal > 0:
@@ -354,8 +362,8 @@ def _iterate(C, a, b, eps_target, *, balanced, reg_m, n_blocks, block_size, anne
                 n_iter += 1
             # over-relaxation only near the fixed point, where it converges markedly faster (Thibault et al.
             # 2021); far from it it can overshoot. Annealing brings the potentials near, so it starts with the
-            # first block at the target eps (3-18% less time than a plain block first, same tolerance);
-            # without annealing, after one plain block
+            # first block at the target eps (less time than a plain block first to the same tolerance; figures:
+            # benchmarks/README.md); without annealing, after one plain block
             w = omega if block >= max(n_anneal, 1) else 1.0
             u, v = _scaling_iterations(K, Kt, a, b, u, v, steps, w, tiny)
             n_iter += steps
