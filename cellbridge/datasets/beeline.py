@@ -109,6 +109,22 @@ def _cluster_ids(directory: Path, simulation: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def _snapshot_anndata(
+    values: np.ndarray, obs: pd.DataFrame, genes: pd.Index, edges: pd.DataFrame, *, log1p: bool
+) -> ad.AnnData:
+    r"""Cells x genes AnnData of the raw expression ``values`` with the true network in ``uns``.
+
+    ``X`` is :math:`\log(1 + x)` with the raw values in ``layers["expression"]`` when ``log1p``, the raw
+    values otherwise (float32); ``uns[GRN_TRUTH_KEY]`` holds ``edges``.
+    """
+    x = np.log1p(values) if log1p else values
+    adata = ad.AnnData(X=x.astype(np.float32), obs=obs, var=pd.DataFrame(index=genes))
+    if log1p:
+        adata.layers["expression"] = values.astype(np.float32)
+    adata.uns[GRN_TRUTH_KEY] = edges_to_uns(edges)
+    return adata
+
+
 def read_beeline(
     directory: str | os.PathLike,
     *,
@@ -121,7 +137,7 @@ def read_beeline(
 
     Every cell id ``E<simulation>_<step>`` gives the step at which the cell was sampled; cells are put
     into ``n_time_bins`` equal-width bins of the step (:func:`bin_by_step`), the snapshot time points of
-    the GRN protocol of ``benchmarks/peers.md``.
+    the GRN protocol of ``../shared/benchmarks/peers.md``.
 
     Parameters
     ----------
@@ -207,11 +223,7 @@ def read_beeline(
     if clusters is not None:
         obs["cluster"] = pd.Categorical(clusters.astype(str))
 
-    x = np.log1p(values) if log1p else values
-    adata = ad.AnnData(X=x.astype(np.float32), obs=obs, var=pd.DataFrame(index=genes))
-    if log1p:
-        adata.layers["expression"] = values.astype(np.float32)
-    adata.uns[GRN_TRUTH_KEY] = edges_to_uns(edges)
+    adata = _snapshot_anndata(values, obs, genes, edges, log1p=log1p)
     adata.uns[BEELINE_KEY] = {
         "directory": str(directory),
         "n_time_bins": int(n_time_bins),
@@ -378,11 +390,7 @@ def read_sergio(
         },
         index=[f"cell_{i}" for i in range(values.shape[0])],
     )
-    x = np.log1p(values) if log1p else values
-    adata = ad.AnnData(X=x.astype(np.float32), obs=obs, var=pd.DataFrame(index=genes))
-    if log1p:
-        adata.layers["expression"] = values.astype(np.float32)
-    adata.uns[GRN_TRUTH_KEY] = edges_to_uns(edges)
+    adata = _snapshot_anndata(values, obs, genes, edges, log1p=log1p)
     adata.uns[SERGIO_KEY] = {
         "directory": str(directory),
         "bifurcation_matrix": bmat,

@@ -8,6 +8,7 @@ has a closed form (see the brief, section 2).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import anndata as ad
 import numpy as np
@@ -46,6 +47,19 @@ def _random_orthonormal(n_rows: int, n_cols: int, rng: np.random.Generator) -> n
     q, r = np.linalg.qr(rng.standard_normal((n_rows, n_cols)))
     # fix the signs so that the map is Haar distributed and does not depend on the QR implementation
     return q * np.sign(np.diag(r))[None, :]
+
+
+def _snapshot_anndata(coords: np.ndarray, obs: dict[str, Any], params: dict[str, Any], rng: RNGLike) -> ad.AnnData:
+    """The cells ``coords`` (float32) in ``X`` and ``obsm[DEFAULT_REP]``, variables ``dim_0`` ..; ``obs``
+    the columns ``obs`` with cell names ``cell_0`` ..; ``uns["synthetic"]`` the generating ``params``,
+    with the seed when ``rng`` is one."""
+    adata = ad.AnnData(X=coords, obs=pd.DataFrame(obs, index=[f"cell_{i}" for i in range(coords.shape[0])]))
+    adata.var_names = [f"dim_{j}" for j in range(coords.shape[1])]
+    adata.obsm[DEFAULT_REP] = coords.copy()
+    if isinstance(rng, (int, np.integer)):
+        params["seed"] = int(rng)
+    adata.uns["synthetic"] = params
+    return adata
 
 
 def bifurcation(
@@ -159,17 +173,7 @@ def bifurcation(
     branch[latent[:, 1] > _BRANCH_THRESHOLD] = "upper"
     branch[latent[:, 1] < -_BRANCH_THRESHOLD] = "lower"
 
-    obs = pd.DataFrame(
-        {
-            time_key: t[group],
-            "branch": pd.Categorical(branch, categories=["root", "upper", "lower"]),
-        },
-        index=[f"cell_{i}" for i in range(n_total)],
-    )
-    adata = ad.AnnData(X=coords, obs=obs)
-    adata.var_names = [f"dim_{j}" for j in range(n_dims)]
-    adata.obsm[DEFAULT_REP] = coords.copy()
-    adata.obsm["X_latent"] = latent.astype(np.float32)
+    obs = {time_key: t[group], "branch": pd.Categorical(branch, categories=["root", "upper", "lower"])}
     params = {
         "generator": "bifurcation",
         "n_cells": n_cells,
@@ -187,9 +191,8 @@ def bifurcation(
         "max_dtau": _DTAU,
         "embedding": embedding,
     }
-    if isinstance(rng, (int, np.integer)):
-        params["seed"] = int(rng)
-    adata.uns["synthetic"] = params
+    adata = _snapshot_anndata(coords, obs, params, rng)
+    adata.obsm["X_latent"] = latent.astype(np.float32)
     logger.info(
         f"bifurcation: {n_total} cells ({n_cells} at each of {n_times} time points) in {n_dims} dims; "
         f"added obs[{time_key!r}], obs['branch'], obsm[{DEFAULT_REP!r}], obsm['X_latent'], uns['synthetic']"
@@ -249,10 +252,6 @@ def gaussian_time_course(
 
     group = np.repeat(np.arange(t.size), n_cells)
     coords = (m[group][:, None] + gen.standard_normal((group.size, dim))).astype(np.float32)
-    obs = pd.DataFrame({time_key: t[group]}, index=[f"cell_{i}" for i in range(group.size)])
-    adata = ad.AnnData(X=coords, obs=obs)
-    adata.var_names = [f"dim_{j}" for j in range(dim)]
-    adata.obsm[DEFAULT_REP] = coords.copy()
     params = {
         "generator": "gaussian_time_course",
         "n_cells": n_cells,
@@ -261,9 +260,7 @@ def gaussian_time_course(
         "times": t,
         "time_key": time_key,
     }
-    if isinstance(rng, (int, np.integer)):
-        params["seed"] = int(rng)
-    adata.uns["synthetic"] = params
+    adata = _snapshot_anndata(coords, {time_key: t[group]}, params, rng)
     logger.info(
         f"gaussian_time_course: {group.size} cells in {dim} dims at {t.size} time points; "
         f"added obs[{time_key!r}], obsm[{DEFAULT_REP!r}], uns['synthetic']"
