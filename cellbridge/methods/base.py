@@ -12,7 +12,7 @@ A training method is three things, each one class:
   simulate, and how a fit is set up (including initialising from another fitted model).
 
 :class:`cellbridge.CellBridgeModel` talks to methods only through :class:`Method`, so a new method is one
-file and one registration (see ``tests/methods/test_registry.py`` for a toy method in a few lines).
+file and one registration (``tests/methods/test_registry.py`` registers a toy method in a few lines).
 """
 
 from __future__ import annotations
@@ -165,7 +165,15 @@ class Trainer:
     """The one training loop; a method's trainer supplies the hooks.
 
     Subclasses set ``config`` (a :class:`MethodConfig`), ``device`` and ``label``, and implement
-    :meth:`stages` and :meth:`stage_losses`; the other hooks are optional.
+    :meth:`stages` and :meth:`stage_losses`; the other hooks are optional. A trainer is constructed as
+    ``Trainer(x, t, config, *, device="cpu", rng=0)``, with
+
+    * ``x``: states ``(n_cells, d)``, an array or a tensor on any device;
+    * ``t``: the time of each cell (array or tensor), rescaled by the model to ``[0, 1]`` before it gets here;
+    * ``config``: the method's :class:`MethodConfig`;
+    * ``device``: the torch device (already resolved);
+    * ``rng``: a seed or NumPy generator from which everything random derives, so that the same seed gives
+      the same networks on the CPU.
     """
 
     #: progress-bar label and name in error messages
@@ -199,8 +207,12 @@ class Trainer:
         """Called once after the last stage (e.g. restore the best weights)."""
 
     def history(self) -> dict:
-        """The loss history of what has been trained so far."""
-        return {}
+        """The loss history of :meth:`train`: ``step`` (1-based) and one array per entry of ``loss_names``."""
+        log = getattr(self, "loss_log", None)
+        losses = log.values() if log is not None else np.zeros((0, len(self.loss_names)), dtype=np.float32)
+        history = {"step": np.arange(1, len(losses) + 1)}
+        history.update({name: losses[:, k] for k, name in enumerate(self.loss_names)})
+        return history
 
     # -- the loop -----------------------------------------------------------------------------------------
     def _optimizer(self, stage: Stage):
@@ -311,8 +323,8 @@ class FitContext:
 
 
 class Method:
-    """A training method as the model sees it. Subclass, set the class attributes, implement :meth:`train`
-    and :meth:`drift`, and register the class with :func:`register_method`.
+    """A training method as the model sees it. Subclass, implement :meth:`train` and :meth:`drift`, and
+    register the class with :func:`register_method`, which sets the attributes below.
 
     Attributes
     ----------
@@ -328,6 +340,8 @@ class Method:
         The network that is the model's drift (read by :func:`cellbridge.tl.grn`).
     fit_options
         Keyword arguments of a fit that are not config fields (e.g. DSBM's ``init_model``).
+    untrained_hint
+        Appended to the error raised when a direction the method did not train is simulated.
     """
 
     name: ClassVar[str]
@@ -336,6 +350,7 @@ class Method:
     networks: ClassVar[tuple[str, ...]]
     drift_network: ClassVar[str]
     fit_options: ClassVar[tuple[str, ...]] = ()
+    untrained_hint: ClassVar[str] = ""
 
     @classmethod
     def train(cls, x: np.ndarray, t: np.ndarray, config: MethodConfig, *, context: FitContext, rng,
@@ -357,24 +372,45 @@ class Method:
         """Directions a fitted model (its saved ``config``) can simulate by its SDE; both by default."""
         return tuple(config.get("directions", DIRECTIONS))
 
-    #: appended to the error when a direction was never trained
-    untrained_hint: ClassVar[str] = ""
 
 
 _REGISTRY: dict[str, type[Method]] = {}
 
 
-def register_method(cls: type[Method]) -> type[Method]:
-    """Register a :class:`Method` subclass under ``cls.name`` (usable as a class decorator)."""
-    for attr in ("name", "label", "config_class", "networks", "drift_network"):
-        if not hasattr(cls, attr):
-            raise TypeError(f"a method class needs the class attribute {attr!r}")
-    if cls.drift_network not in cls.networks:
-        raise TypeError(f"drift_network {cls.drift_network!r} is not among the networks {cls.networks}")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"a method named {cls.name!r} is registered already")
-    _REGISTRY[cls.name] = cls
-    return cls
+def register_method(name: str, *, label: str, config: type[MethodConfig], networks: Sequence[str],
+                    drift_network: str, fit_options: Sequence[str] = (), untrained_hint: str = ""):
+    """Class decorator: set a :class:`Method` subclass's description and register it as ``name``.
+
+    Parameters
+    ----------
+    name
+        Registry name (``method=`` of :func:`cellbridge.tl.fit`).
+    label
+        Human-readable name for messages and progress bars.
+    config
+        The method's :class:`MethodConfig` subclass.
+    networks
+        Names of the networks a fitted model holds.
+    drift_network
+        The one among them that is the drift (read by :func:`cellbridge.tl.grn`).
+    fit_options
+        Keyword arguments of a fit that are not config fields, handed to :meth:`Method.train`.
+    untrained_hint
+        Appended to the error raised when a direction the method did not train is simulated.
+    """
+    if drift_network not in networks:
+        raise TypeError(f"drift_network {drift_network!r} is not among the networks {tuple(networks)}")
+
+    def register(cls: type[Method]) -> type[Method]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"a method named {name!r} is registered already")
+        cls.name, cls.label, cls.config_class = name, label, config
+        cls.networks, cls.drift_network = tuple(networks), drift_network
+        cls.fit_options, cls.untrained_hint = tuple(fit_options), untrained_hint
+        _REGISTRY[name] = cls
+        return cls
+
+    return register
 
 
 def unregister_method(name: str) -> None:

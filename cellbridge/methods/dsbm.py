@@ -155,19 +155,12 @@ class DSBMConfig(MethodConfig):
 class DSBMTrainer(Trainer):
     """Trains the forward and backward drift networks of DSBM on a time course by Iterative Markovian Fitting.
 
+    Constructed as every :class:`cellbridge.methods.Trainer`, ``DSBMTrainer(x, t, config, device=, rng=)``
+    (network initialisation and every draw: cells, couplings, bridges, simulation noise derive from
+    ``rng``), and for ``init_coupling="sf2m"`` also:
+
     Parameters
     ----------
-    x
-        States ``(n_cells, d)``: an array or a tensor on any device.
-    t
-        Time of each cell (array or tensor); the model rescales time to ``[0, 1]`` before it gets here.
-    config
-        Training settings.
-    device
-        Torch device (already resolved).
-    rng
-        Seed or generator: network initialisation and every draw (cells, couplings, bridges, simulation noise)
-        derive from it, so the same seed gives the same networks on the CPU.
     init_drift, init_sigma
         For ``init_coupling="sf2m"``: the forward SDE drift ``(t, x) -> (n, d)`` of a fitted model in the
         trainer's coordinates (``t`` a column of absolute times) and its diffusion coefficient (default
@@ -410,17 +403,11 @@ class DSBMTrainer(Trainer):
         }
 
 
-@register_method
+@register_method("dsbm", label="DSBM", config=DSBMConfig, networks=("forward", "backward"), drift_network="forward",
+                 fit_options=("init_model", "sf2m_options"),
+                 untrained_hint=" (n_iterations=1): fit with n_iterations >= 2")
 class DSBM(Method):
     """DSBM by Iterative Markovian Fitting: a forward and a backward drift network."""
-
-    name = "dsbm"
-    label = "DSBM"
-    config_class = DSBMConfig
-    networks = ("forward", "backward")
-    drift_network = "forward"
-    fit_options = ("init_model", "sf2m_options")
-    untrained_hint = " (n_iterations=1): fit with n_iterations >= 2"
 
     @classmethod
     def train(cls, x, t, config: DSBMConfig, *, context: FitContext, rng, init_model=None,

@@ -187,18 +187,8 @@ def split_validation(t: np.ndarray, fraction: float, rng: np.random.Generator) -
 class SF2MTrainer(Trainer):
     """Trains the flow and score networks of [SF]2M on a time course.
 
-    Parameters
-    ----------
-    x
-        States ``(n_cells, d)``: an array or a tensor on any device.
-    t
-        Time of each cell (array or tensor); the model rescales time to ``[0, 1]`` before it gets here.
-    config
-        Training settings.
-    device
-        Torch device (already resolved).
-    rng
-        Seed or generator: network initialisation, validation split and every minibatch derive from it.
+    Constructed as every :class:`cellbridge.methods.Trainer`, ``SF2MTrainer(x, t, config, device=, rng=)``;
+    the network initialisation, the validation split and every minibatch derive from ``rng``.
 
     Attributes
     ----------
@@ -362,24 +352,16 @@ class SF2MTrainer(Trainer):
 
     def history(self) -> dict:
         """``step``, ``loss``, ``flow_loss``, ``score_loss`` per step and, with validation, ``val_step``, ``val_loss``."""
-        losses = self.loss_log.values()
-        history = {"step": np.arange(1, len(losses) + 1), "loss": losses[:, 0], "flow_loss": losses[:, 1],
-                   "score_loss": losses[:, 2]}
+        history = super().history()
         if self.val_history:
             history["val_step"] = np.array([s for s, _ in self.val_history])
             history["val_loss"] = np.array([v for _, v in self.val_history])
         return history
 
 
-@register_method
+@register_method("sf2m", label="[SF]2M", config=SF2MConfig, networks=("flow", "score"), drift_network="flow")
 class SF2M(Method):
     """[SF]2M: a flow and a score network; SDE drift ``v + sigma^2/2 s``, probability-flow ODE ``v``."""
-
-    name = "sf2m"
-    label = "[SF]2M"
-    config_class = SF2MConfig
-    networks = ("flow", "score")
-    drift_network = "flow"
 
     @classmethod
     def train(cls, x, t, config: SF2MConfig, *, context: FitContext, rng, **options) -> TrainResult:
