@@ -11,10 +11,9 @@ on the same data with the same sigma, and we report
   * torchcfm: ``FM.ot_sampler.sample_plan(x0, x1)`` (cost, ``ot.emd`` on the host, drawing pairs from
     the plan) is timed inside each step with ``time.perf_counter`` (``torch.cuda.synchronize`` around
     it on a GPU) and divided by the step time of the same steps;
-  * cellbridge: every call the step makes into ``cellbridge.ot`` (the batched plan and the pair draw) is
-    timed in further steps of the same trainer (``_instrument_ot_calls``) and divided by those steps'
-    time; if the step made no such call, the package's OT entry point is timed apart on a same-size
-    minibatch pair (``CellbridgeSide._ot_callable``).
+  * cellbridge: the trainer's :class:`cellbridge.ot.MinibatchCoupling` (the minibatch cell draw, the
+    batched plan, the pair or chain draw and the gathers: everything between the sampler and the bridges)
+    is timed in further steps of the same trainer (``_time_coupling``) and divided by those steps' time.
 
 torchcfm is imported from the benchmark environment only (``benchmarks/setup_bench_env.sh``); it is
 never a dependency of cellbridge. Only ``torchcfm.conditional_flow_matching`` and
@@ -359,27 +358,18 @@ def _filter_kwargs(cls, wanted):
     return kept, dropped
 
 
-def _instrument_ot_calls(timer):
-    """Wrap every function of ``cellbridge.ot`` that other cellbridge modules hold a reference to.
+def _time_coupling(timer, coupling):
+    """Time every call a trainer makes to its minibatch coupling object (its ``pairs`` and ``chains``).
 
-    Covers ``from cellbridge.ot import coupling`` (a name in the caller's namespace) and
-    ``cellbridge.ot.coupling(...)`` (the package's namespace). Calls between OT functions inside
-    ``cellbridge.ot`` go through their own modules' names and are not wrapped; the timer counts only the
-    outermost call anyway. Returns a function that undoes the patching.
+    The wrappers are set on the instance (no module is patched); returns a function that removes them.
     """
-    patched = []
-    for modname, mod in list(sys.modules.items()):
-        if mod is None or not (modname == "cellbridge.ot" or
-                               (modname.startswith("cellbridge.") and not modname.startswith("cellbridge.ot."))):
-            continue
-        for name, obj in list(vars(mod).items()):
-            if inspect.isfunction(obj) and (obj.__module__ or "").startswith("cellbridge.ot"):
-                setattr(mod, name, timer.wrap(obj))
-                patched.append((mod, name, obj))
+    names = ("pairs", "chains")
+    for name in names:
+        setattr(coupling, name, timer.wrap(getattr(coupling, name)))
 
     def restore():
-        for mod, name, obj in patched:
-            setattr(mod, name, obj)
+        for name in names:
+            delattr(coupling, name)  # back to the class's methods
 
     return restore
 
@@ -389,8 +379,7 @@ class CellbridgeSide:
 
     ``step()`` returns a loss tensor without a host sync, so a repeat is timed as a run of steps
     followed by one device synchronisation. The OT share comes from further steps of the same trainer
-    with every call into ``cellbridge.ot`` timed (``_instrument_ot_calls``); if the step makes no such
-    call, from the package's OT entry point timed apart on a same-size minibatch pair (``_ot_callable``).
+    with its minibatch coupling object timed (``_time_coupling``).
     """
 
     name = "cellbridge"
@@ -415,41 +404,11 @@ class CellbridgeSide:
         x, t = problem.flat()
         self.trainer = SF2MTrainer(x, t, self.cfg, device=str(device), rng=ARGS.seed)
         self.n_params = self._count_params()
-        self.ot_fn, self.ot_desc = self._ot_callable()
 
     def _count_params(self):
         tr = self.trainer
         mods = [m for m in vars(tr).values() if isinstance(m, torch.nn.Module)]
         return n_params(mods) if mods else None
-
-    def _ot_callable(self):
-        """cellbridge's OT for one interval on a (B, d) x (B, d) pair, as the trainer calls it.
-
-        Plan plus pair draw plus gather, the same work as torchcfm's ``sample_plan``.
-        """
-        import cellbridge.ot as cot
-
-        eps = 2.0 * self.p.sigma ** 2 * 1.0  # unit intervals: eps = 2 sigma^2 Delta
-        if hasattr(self.trainer, "coupling_step"):
-            return (lambda x0, x1: self.trainer.coupling_step(x0, x1)), "SF2MTrainer.coupling_step"
-        if not hasattr(cot, "coupling"):
-            raise RuntimeError("no OT entry point found in cellbridge.ot; update CellbridgeSide._ot_callable")
-        method = ARGS.cb_ot_method
-        kw = {}
-        if method == "entropic":
-            cfg = self.cfg
-            kw = {"eps": eps}
-            for name, key in (("ot_tol", "tol"), ("ot_max_iter", "max_iter")):
-                if hasattr(cfg, name):
-                    kw[key] = getattr(cfg, name)
-
-        def ot_step(x0, x1):
-            plan = cot.coupling(x0, x1, method=method, **kw)
-            i, j = cot.sample_pairs(plan, x0.shape[0])
-            return x0[i], x1[j]
-
-        return ot_step, (f"`cellbridge.ot.coupling(method={method!r}"
-                         f"{''.join(f', {k}={v!r}' for k, v in kw.items())})` + `sample_pairs` + gather")
 
     def step(self):
         return self.trainer.step()
@@ -472,9 +431,9 @@ class CellbridgeSide:
         dev = self.device
         step_s = statistics.median(self.times)
         notes = []
-        # the OT share: further steps of the same trainer with every call into cellbridge.ot timed
+        # the OT share: further steps of the same trainer with its coupling object timed
         ot_timer = Timer(dev)
-        restore = _instrument_ot_calls(ot_timer)
+        restore = _time_coupling(ot_timer, self.trainer.coupling)
         try:
             n = max(1, min(self.per_repeat * self.repeats, round(2 * ARGS.repeat_seconds / step_s)))
             sync(dev)
@@ -485,43 +444,15 @@ class CellbridgeSide:
             instr_s = (time.perf_counter() - t0) / n
         finally:
             restore()
-        if ot_timer.calls:
-            share = ot_timer.total / n / instr_s
-            ot_s = share * step_s  # OT time per plain step, at the share measured on instrumented steps
-            notes.append(f"OT share from extra steps (about {2 * ARGS.repeat_seconds:g} s) with each call into "
-                         f"`cellbridge.ot` timed ({ot_timer.calls // n} per step, device synchronised around each)")
-        else:  # the trainer does its OT elsewhere: time the package's OT entry point apart
-            ot_s = self._time_ot(target=min(ARGS.repeat_seconds, 5 * step_s)) * self.p.n_intervals
-            share = ot_s / step_s
-            notes.append(f"no call into `cellbridge.ot` seen in the step; OT timed apart: {self.ot_desc}, "
-                         "once per interval")
+        share = ot_timer.total / n / instr_s
+        ot_s = share * step_s  # OT time per plain step, at the share measured on instrumented steps
+        notes.append(f"OT share from extra steps (about {2 * ARGS.repeat_seconds:g} s) with the trainer's "
+                     f"MinibatchCoupling timed ({ot_timer.calls // n} call(s) per step, device synchronised "
+                     "around each)")
         if self.dropped:
             notes.append(f"SF2MConfig lacks {', '.join(self.dropped)} (package defaults used)")
         return Measurement(step_s=step_s, ot_share=share, ot_s=ot_s,
                            steps_timed=self.per_repeat * self.repeats, repeats=self.repeats, note="; ".join(notes))
-
-    def _time_ot(self, target):
-        dev = self.device
-        x0 = draw(self.p.xs[0], self.B)
-        x1 = draw(self.p.xs[1], self.B)
-        for _ in range(2):
-            self.ot_fn(x0, x1)
-        sync(dev)
-        t0 = time.perf_counter()
-        self.ot_fn(x0, x1)
-        sync(dev)
-        one = time.perf_counter() - t0
-        n = max(1, min(500, round(target / max(one, 1e-6))))
-        meds = []
-        for _ in range(3):
-            sync(dev)
-            t0 = time.perf_counter()
-            for _ in range(n):
-                self.ot_fn(x0, x1)
-            sync(dev)
-            meds.append((time.perf_counter() - t0) / n)
-        return statistics.median(meds)
-
 
 # --------------------------------------------------------------------------------------------------
 # report
