@@ -561,7 +561,7 @@ def render(results, device, cmd, started, elapsed, problems, errors):
                  "`torch.randint`; cellbridge's from its own sampler).")
     lines.append("- Rates come from plain steps. torchcfm OT = `FM.ot_sampler.sample_plan` timed inside "
                  "those steps (cdist, copy to host, `ot.emd`, `np.random.choice` over the n x n plan, gather). "
-                 "cellbridge OT = every call into `cellbridge.ot` (the batched `coupling` and `sample_pairs`), "
+                 "cellbridge OT = the trainer's `MinibatchCoupling` (cell draw, batched plan, pair draw, gathers), "
                  "timed in further steps of the same trainer; its OT milliseconds are that share times the "
                  "plain step time.")
     if PARAMS:
