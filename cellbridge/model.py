@@ -215,7 +215,7 @@ class CellBridgeModel:
             Torch CPU threads during training, restored afterwards; None (default) leaves torch's setting
             (all cores). Pass 1 when other processes share the CPU (parallel fits, ``pytest -n``, a busy
             server): torch's threads wait for each other at every operation, and the small operations of
-            training make that ruinous (``benchmarks/results/step_speed_2threads.md``).
+            training make that ruinous (``benchmarks/results/defaults.md``).
         **train_kwargs
             Fields of the method's configuration (n_steps, batch_size, lr, ...) and the method's own fit
             options (DSBM with ``init_coupling="sf2m"``: ``init_model``, a fitted [SF]2M model whose SDE makes

@@ -72,7 +72,7 @@ def fit(
     num_threads
         Torch CPU threads while training, restored afterwards. None (default) leaves torch's setting, which
         uses every core; pass 1 when other processes share the CPU, where multi-threaded training of small
-        networks can run 20x slower (see :meth:`cellbridge.CellBridgeModel.fit`).
+        networks can run many times slower (``benchmarks/results/defaults.md``).
     rng
         Seed: the same seed gives the same model on CPU.
     progress
