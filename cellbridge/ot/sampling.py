@@ -66,8 +66,7 @@ def sample_pairs(
     row is cut into blocks of about ``sqrt(m)`` columns and the blocks' masses summed (the pass); a row
     ``i`` is drawn from the row masses (cumulative sum in float64 over ``n`` entries), a block from the
     drawn row's block masses, and a column within the block. Per draw this reads ``O(sqrt(m))`` numbers
-    instead of the ``m`` of a whole row: at 1024 x 1024 on one CPU core 0.8 ms per 1024 draws, against
-    4.4 ms for gathering and summing whole rows. Unlike ``torch.multinomial`` it has no limit on the
+    instead of the ``m`` of a whole row (timings in ``benchmarks/README.md``). Unlike ``torch.multinomial`` it has no limit on the
     number of categories (``n * m`` reaches 2^24 at 4096 x 4096), and it never holds an ``n * m``
     float64 buffer.
 

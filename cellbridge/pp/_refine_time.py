@@ -34,12 +34,10 @@ def refine_time(
     or difference it when a method's resolution in time matters more than the snapshot labels.
 
     Why: coarse snapshots mix early and late cells, and a velocity read from consecutive snapshots averages
-    over a long stretch of each trajectory. On the BEELINE BoolODE networks binned into 5 snapshots
-    (``benchmarks/results/grn.md``), ridge regression of OT-matched velocities on expression recovers the
-    networks with mean AUROC 0.600 on the 5 snapshots and 0.855 on the 15 refined ones (the peers measured
-    0.858 with the true simulation steps in 10 bins). The default ``n_sub=3`` is a compromise: 2 / 3 / 4 / 5
-    sub-snapshots gave 0.761 / 0.855 / 0.869 / 0.835 there (1000 cells, 200 per snapshot), and each
-    sub-snapshot keeps a third of its snapshot's cells for the couplings, which matters in small data sets.
+    over a long stretch of each trajectory; refining lifts the gene networks that OT-matched velocities
+    recover on the BEELINE BoolODE networks well above the coarse snapshots' (``benchmarks/results/grn.md``).
+    The default ``n_sub=3`` is a compromise between resolution in time and cells per sub-snapshot for the
+    couplings, which matters in small data sets (the grid of ``n_sub``: ``benchmarks/results/defaults.md``).
 
     Parameters
     ----------
