@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+#: Name -> activation module of the hidden layers (the ``activation`` setting of a network).
 ACTIVATIONS = {
     "selu": nn.SELU,
     "silu": nn.SiLU,
