@@ -1,7 +1,7 @@
 """Brownian bridges over absolute time and the regression targets of [SF]2M and DSBM.
 
 For one interval ``[t0, t1]`` with ``Delta = t1 - t0`` and ``s = (t - t0) / Delta``, the Brownian bridge
-with diffusion ``sigma`` pinned at ``x0`` and ``x1`` is
+with diffusion ``sigma`` pinned at ``x0`` and ``x1`` is::
 
     x_t = (1 - s) x0 + s x1 + sigma sqrt(Delta s (1 - s)) z,    z ~ N(0, I).
 
@@ -146,7 +146,7 @@ def spline_path(nodes: torch.Tensor, knots: torch.Tensor, W: torch.Tensor, s: to
 
     Each trajectory passes through ``nodes[k]`` at ``knots[k]``. On interval ``k`` at fraction ``s`` the
     path is the straight line between its nodes plus ``tension`` times the natural cubic spline's
-    deviation from it:
+    deviation from it::
 
         mu(s) = (1 - s) y_k + s y_{k+1} + tension h^2 / 6 [((1 - s)^3 - (1 - s)) M_k + (s^3 - s) M_{k+1}],
 
