@@ -18,7 +18,9 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # api_names
+sys.path.insert(0, str(HERE.parent))  # the package beside these docs, as conf.py imports it
 
 from api_names import NAMESPACES, all_documented  # noqa: E402
 
@@ -86,7 +88,7 @@ def check(html_dir: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    html_dir = Path(argv[1] if len(argv) > 1 else Path(__file__).resolve().parent / "_build" / "html")
+    html_dir = Path(argv[1] if len(argv) > 1 else HERE / "_build" / "html")
     if not (html_dir / "index.html").is_file():
         print(f"check_api_pages: no built HTML in {html_dir} (build the docs first)", file=sys.stderr)
         return 1
