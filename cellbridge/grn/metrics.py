@@ -4,10 +4,8 @@ AnnData-free. A prediction is a **score matrix** :math:`S` with :math:`S_{ij}` t
 edge *regulator* :math:`i \to` *target* :math:`j` (rows are regulators, columns are targets), or a tidy
 edge table. The truth is a **signed adjacency matrix** :math:`A` with :math:`A_{ij} = +1` (activation),
 :math:`-1` (repression) or :math:`0` (no edge), in the same orientation, or an edge table with columns
-``regulator``, ``target`` and optionally ``sign``.
-
-Orientation. A drift Jacobian :math:`J_{ij} = \partial f_i / \partial x_j` describes the edge
-:math:`j \to i`, so its score matrix is :math:`S = |J|^T` (and its sign matrix :math:`J^T`).
+``regulator``, ``target`` and optionally ``sign`` (both read as :mod:`cellbridge.grn.edges` describes,
+which also says how a drift Jacobian is oriented).
 
 Conventions, shared by every function here (Pratapa et al., Nature Methods 2020, and the code of
 BEELINE's ``BLEval/computeAUC.py`` and ``BLEval/computeEarlyPrec.py``):
@@ -30,8 +28,9 @@ BEELINE's ``BLEval/computeAUC.py`` and ``BLEval/computeEarlyPrec.py``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,11 +38,19 @@ import pandas as pd
 from sklearn.metrics import auc as _sk_auc
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
+from ._docstrings import document
+from .edges import (
+    _as_square,
+    _check_conflicts,
+    _gene_index,
+    _is_edge_table,
+    _is_labeled_square,
+    _positions,
+    _scores_from_table,
+    as_edge_table,
+)
+
 __all__ = [
-    "EDGE_COLUMNS",
-    "as_edge_table",
-    "edges_to_matrix",
-    "matrix_to_edges",
     "candidate_mask",
     "edge_density",
     "auroc",
@@ -56,291 +63,33 @@ __all__ = [
     "score_network",
 ]
 
-#: columns of a tidy edge table: regulator name, target name, sign (+1 activation, -1 repression,
-#: 0 unknown)
-EDGE_COLUMNS = ("regulator", "target", "sign")
-
-# BEELINE's file formats, accepted by name: refNetwork.csv (Gene1 -> Gene2, Type "+"/"-") and
-# rankedEdges.csv (Gene1 -> Gene2, EdgeWeight)
-_BEELINE_RENAME = {"Gene1": "regulator", "Gene2": "target", "Type": "sign", "EdgeWeight": "score"}
-
 #: rounding of scores before BEELINE's early precision (``predDF.EdgeWeight.round(6)``)
 EARLY_PRECISION_DECIMALS = 6
 
-MatrixLike = np.ndarray | pd.DataFrame | Sequence[Sequence[float]]
-EdgesLike = pd.DataFrame | Mapping[str, Any]
-
 
 # --------------------------------------------------------------------------------------------------
-# edge tables and matrices
+# the docstrings: one description per shared parameter
 # --------------------------------------------------------------------------------------------------
 
-
-def _parse_signs(values: Any) -> np.ndarray:
-    """``"+"``/``"-"`` or numbers -> int8 in {-1, 0, +1} (0: unknown)."""
-    out = np.zeros(len(values), dtype=np.int8)
-    for k, v in enumerate(values):
-        if isinstance(v, str):
-            s = v.strip().lower()
-            if s in ("+", "+1", "1", "activation", "activator"):
-                out[k] = 1
-            elif s in ("-", "-1", "repression", "repressor", "inhibition"):
-                out[k] = -1
-            elif s in ("", "0", "?", "nan", "none"):
-                out[k] = 0
-            else:
-                raise ValueError(f"cannot read the edge sign {v!r}: use '+'/'-' or +1/-1 (0 for unknown)")
-        elif v is None or (isinstance(v, float) and np.isnan(v)):
-            out[k] = 0
-        else:
-            try:
-                out[k] = int(np.sign(float(v)))
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"cannot read the edge sign {v!r}") from err
-    return out
-
-
-def _is_edge_table(obj: Any) -> bool:
-    if isinstance(obj, pd.DataFrame):
-        cols = set(map(str, obj.columns))
-        return ({"regulator", "target"} <= cols) or ({"Gene1", "Gene2"} <= cols)
-    return isinstance(obj, Mapping) and "regulator" in obj and "target" in obj
-
-
-def as_edge_table(edges: EdgesLike, *, value: str | None = None) -> pd.DataFrame:
-    """Normalise an edge list to a DataFrame with columns ``regulator``, ``target``, ``sign``.
-
-    Accepts a DataFrame or a mapping of equal-length arrays (such as ``adata.uns["grn_truth"]``) with
-    columns ``regulator`` and ``target``, or BEELINE's ``Gene1`` (regulator), ``Gene2`` (target),
-    ``Type`` / ``EdgeWeight``, always **by name**, never by position. Signs may be ``"+"``/``"-"`` or
-    numbers (their sign is kept); a missing ``sign`` column gives 0 (unknown) for every edge.
-
-    Parameters
-    ----------
-    edges
-        The edge list.
-    value
-        Also keep this numeric column (e.g. ``"score"``) as float64, in addition to the sign.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``regulator`` and ``target`` (str), ``sign`` (int8 in {-1, 0, 1}) and ``value`` when
-        asked. Rows keep their order; duplicates are kept (the callers decide).
-    """
-    if isinstance(edges, Mapping) and not isinstance(edges, pd.DataFrame):
-        try:
-            edges = pd.DataFrame({k: np.asarray(v) for k, v in edges.items()})
-        except ValueError as err:
-            raise ValueError(f"the edge mapping must hold equal-length arrays: {err}") from err
-    if not isinstance(edges, pd.DataFrame):
-        raise TypeError(f"edges must be a DataFrame or a mapping of arrays, not {type(edges).__name__}")
-    df = edges.rename(columns={k: v for k, v in _BEELINE_RENAME.items() if k in edges.columns})
-    missing = {"regulator", "target"} - set(df.columns)
-    if missing:
-        raise ValueError(
-            f"an edge table needs columns 'regulator' and 'target' (or BEELINE's 'Gene1' = regulator and "
-            f"'Gene2' = target); missing {sorted(missing)}, got {list(edges.columns)}"
-        )
-    out = pd.DataFrame(
-        {
-            "regulator": df["regulator"].astype(str).to_numpy(),
-            "target": df["target"].astype(str).to_numpy(),
-            "sign": _parse_signs(df["sign"].to_numpy()) if "sign" in df.columns else np.zeros(len(df), np.int8),
-        }
-    )
-    if value is not None:
-        if value not in df.columns:
-            raise ValueError(f"the edge table has no column {value!r}; columns: {list(edges.columns)}")
-        vals = pd.to_numeric(df[value], errors="coerce").to_numpy(dtype=np.float64)
-        if not np.all(np.isfinite(vals)):
-            raise ValueError(f"column {value!r} of the edge table must be finite numbers")
-        out[value] = vals
-    return out
-
-
-def _gene_index(genes: Sequence[Any]) -> pd.Index:
-    idx = pd.Index([str(g) for g in genes])
-    if not idx.is_unique:
-        dup = idx[idx.duplicated()].unique().tolist()
-        raise ValueError(f"gene names must be unique; duplicated: {dup[:5]}")
-    if len(idx) < 2:
-        raise ValueError(f"need at least two genes, got {len(idx)}")
-    return idx
-
-
-def _positions(names: pd.Series, genes: pd.Index, what: str) -> np.ndarray:
-    pos = genes.get_indexer(names)
-    if np.any(pos < 0):
-        unknown = pd.unique(names[pos < 0])[:5].tolist()
-        raise ValueError(f"{what} names genes that are not in the gene list: {unknown}")
-    return pos
-
-
-def edges_to_matrix(edges: EdgesLike, genes: Sequence[Any], *, signed: bool = True) -> np.ndarray:
-    r"""Adjacency matrix of an edge table in a given gene order.
-
-    :math:`A_{ij}` describes the edge ``genes[i]`` (regulator) :math:`\to` ``genes[j]`` (target).
-
-    Parameters
-    ----------
-    edges
-        Edge table (see :func:`as_edge_table`); duplicate rows are merged, conflicting signs for the
-        same pair raise.
-    genes
-        Gene order of the rows and columns; every gene named in ``edges`` must be in it.
-    signed
-        ``True``: :math:`A_{ij} \in \{-1, 0, +1\}` from the ``sign`` column; every edge must have a
-        known sign. ``False``: :math:`A_{ij} = 1` for every listed edge.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int8`` matrix of shape ``(len(genes), len(genes))``; self-loops are kept as listed.
-    """
-    genes_idx = _gene_index(genes)
-    table = as_edge_table(edges)
-    i = _positions(table["regulator"], genes_idx, "the edge table")
-    j = _positions(table["target"], genes_idx, "the edge table")
-    n = len(genes_idx)
-    mat = np.zeros((n, n), dtype=np.int8)
-    if not signed:
-        mat[i, j] = 1
-        return mat
-    sign = table["sign"].to_numpy()
-    if np.any(sign == 0):
-        raise ValueError("some edges have no sign; pass signed=False for an unsigned adjacency matrix")
-    _check_conflicts(i, j, sign, genes_idx)
-    mat[i, j] = sign
-    return mat
-
-
-def _check_conflicts(i: np.ndarray, j: np.ndarray, sign: np.ndarray, genes: pd.Index) -> None:
-    """Raise when the same (regulator, target) pair is listed with opposite known signs."""
-    known = sign != 0
-    if not np.any(known):
-        return
-    key = i[known].astype(np.int64) * len(genes) + j[known]
-    s = sign[known]
-    order = np.argsort(key, kind="stable")
-    key, s = key[order], s[order]
-    same = key[1:] == key[:-1]
-    clash = same & (s[1:] != s[:-1])
-    if np.any(clash):
-        k = key[1:][clash][0]
-        raise ValueError(
-            f"the edge {genes[k // len(genes)]} -> {genes[k % len(genes)]} is listed as both activation and repression"
-        )
-
-
-def matrix_to_edges(
-    matrix: MatrixLike,
-    genes: Sequence[Any] | None = None,
-    *,
-    value: str = "sign",
-    self_loops: bool = False,
-    include_zero: bool = False,
-) -> pd.DataFrame:
-    r"""Edge table of a matrix whose entry :math:`(i, j)` describes ``genes[i]`` :math:`\to` ``genes[j]``.
-
-    Parameters
-    ----------
-    matrix
-        Square array, or a DataFrame with the same genes as index (regulators) and columns (targets).
-    genes
-        Gene names in matrix order (taken from a DataFrame's index when omitted; positions otherwise).
-    value
-        ``"sign"``: a signed adjacency matrix, written to the ``sign`` column (int8).
-        Any other name: a score matrix, written to a float column of that name (``"score"``, say),
-        sorted by decreasing value, with ``sign`` the sign of the entry.
-    self_loops
-        Keep the diagonal.
-    include_zero
-        Keep zero entries (every candidate pair then appears once).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``regulator``, ``target``, ``sign`` and, for a score matrix, ``value``.
-    """
-    mat, names = _as_square(matrix, genes, "matrix")
-    n = len(names)
-    keep = np.ones((n, n), dtype=bool) if include_zero else (mat != 0)
-    if not self_loops:
-        np.fill_diagonal(keep, False)
-    i, j = np.nonzero(keep)
-    vals = mat[i, j]
-    out = pd.DataFrame({"regulator": names[i].to_numpy(), "target": names[j].to_numpy()})
-    out["sign"] = np.sign(vals).astype(np.int8)
-    if value != "sign":
-        out[value] = vals.astype(np.float64)
-        out = out.sort_values(value, ascending=False, kind="stable", key=np.abs).reset_index(drop=True)
-    return out
+#: what each parameter of the metrics means, unless a function says otherwise
+_PARAMETERS = {
+    "scores": """Predicted scores: a genes x genes matrix (array or labelled DataFrame) with ``scores[i, j]``
+        the score of regulator ``i`` -> target ``j``, or a tidy table with columns ``regulator``,
+        ``target``, ``score`` (or BEELINE's ``Gene1``, ``Gene2``, ``EdgeWeight``).""",
+    "truth": """Signed adjacency matrix (same orientation) or edge table ``regulator``, ``target``
+        [, ``sign``]. Self-loops are ignored; the ranking metrics ignore the signs.""",
+    "genes": "Gene order of the matrices / universe of the tables (see the module notes for the default).",
+    "regulators, targets": "Restrict the candidate edges to these regulators / targets (default: all genes).",
+    "absolute": "Rank by :math:`|S_{ij}|` (BEELINE's convention); ``False`` ranks the raw scores.",
+    "decimals": "Rounding of the scores before the early precision ranks them (BEELINE: 6; None: none).",
+}
+#: ``@_doc(rtype, returns, own=None)``: a metric's docstring completed from :data:`_PARAMETERS`
+_doc = partial(document, _PARAMETERS)
 
 
 # --------------------------------------------------------------------------------------------------
 # resolving predictions and truth onto one gene order
 # --------------------------------------------------------------------------------------------------
-
-
-def _is_labeled_square(obj: Any) -> bool:
-    return (
-        isinstance(obj, pd.DataFrame)
-        and not _is_edge_table(obj)
-        and obj.shape[0] == obj.shape[1]
-        and set(map(str, obj.index)) == set(map(str, obj.columns))
-    )
-
-
-def _as_square(obj: Any, genes: Sequence[Any] | pd.Index | None, what: str) -> tuple[np.ndarray, pd.Index]:
-    """A square float64 matrix in the order of ``genes`` (or its own labels / positions)."""
-    if isinstance(obj, pd.DataFrame):
-        if not _is_labeled_square(obj):
-            raise ValueError(
-                f"{what}: a DataFrame must be square with the same genes as index (regulators) and columns "
-                "(targets), or an edge table with columns 'regulator' and 'target'"
-            )
-        frame = obj.copy()
-        frame.index = frame.index.map(str)
-        frame.columns = frame.columns.map(str)
-        names = _gene_index(frame.index) if genes is None else _gene_index(genes)
-        if set(names) != set(frame.index):
-            raise ValueError(f"{what}: its genes differ from the gene list")
-        frame = frame.loc[names, names]
-        arr = frame.to_numpy(dtype=np.float64)
-    else:
-        if hasattr(obj, "detach") and hasattr(obj, "cpu"):  # torch tensor
-            obj = obj.detach().cpu().numpy()
-        try:
-            arr = np.asarray(obj, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{what} must be a numeric matrix: {err}") from err
-        if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
-            raise ValueError(f"{what} must be a square (genes x genes) matrix, got shape {arr.shape}")
-        names = _gene_index(range(arr.shape[0]) if genes is None else genes)
-        if len(names) != arr.shape[0]:
-            raise ValueError(f"{what} has {arr.shape[0]} rows but {len(names)} genes were given")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{what} must be finite (no NaN or inf)")
-    return arr, names
-
-
-def _scores_from_table(table: EdgesLike, genes: pd.Index, what: str, column: str) -> np.ndarray:
-    """Dense matrix from a tidy prediction table.
-
-    The first row of a repeated pair wins, absent pairs score 0 and pairs naming a gene outside
-    ``genes`` are ignored (BEELINE scores only the pairs of its candidate set).
-    """
-    del what
-    df = as_edge_table(table, value=column) if column != "sign" else as_edge_table(table)
-    df = df.drop_duplicates(subset=["regulator", "target"], keep="first")
-    i = genes.get_indexer(df["regulator"])
-    j = genes.get_indexer(df["target"])
-    known = (i >= 0) & (j >= 0)
-    i, j, df = i[known], j[known], df.loc[known]
-    mat = np.zeros((len(genes), len(genes)), dtype=np.float64)
-    mat[i, j] = df[column].to_numpy(dtype=np.float64)
-    return mat
 
 
 def _resolve_genes(pred: Any, truth: Any, genes: Sequence[Any] | None) -> pd.Index:
@@ -383,13 +132,17 @@ class _Problem:
         return self.n_true / self.n_candidates
 
 
+@_doc("numpy.ndarray", "Boolean ``(len(genes), len(genes))`` matrix, ``True`` on the candidate pairs.",
+      own={"genes": "Gene names, in the order of the matrix rows and columns."})
 def candidate_mask(
     genes: Sequence[Any],
     *,
     regulators: Sequence[Any] | None = None,
     targets: Sequence[Any] | None = None,
 ) -> np.ndarray:
-    r"""Boolean matrix of candidate edges: :math:`i \ne j`, ``genes[i]`` in ``regulators`` and
+    r"""Boolean matrix of the candidate edges.
+
+    Entry :math:`(i, j)` is ``True`` when :math:`i \ne j`, ``genes[i]`` is in ``regulators`` and
     ``genes[j]`` in ``targets`` (all genes when ``None``).
 
     Raises
@@ -459,7 +212,7 @@ def _problem(
 
 def _score_matrix(scores: Any, prob: _Problem, *, absolute: bool, column: str = "score") -> np.ndarray:
     if _is_edge_table(scores):
-        mat = _scores_from_table(scores, prob.genes, "the prediction", column)
+        mat = _scores_from_table(scores, prob.genes, column)
     else:
         mat, _ = _as_square(scores, prob.genes, "scores")
     return np.abs(mat) if absolute else mat
@@ -483,29 +236,8 @@ def _need_negatives(y: np.ndarray) -> None:
 # metrics
 # --------------------------------------------------------------------------------------------------
 
-_COMMON_PARAMS = """\
-    scores
-        Predicted scores: a genes x genes matrix (array or labelled DataFrame) with ``scores[i, j]`` the
-        score of regulator ``i`` -> target ``j``, or a tidy table with columns ``regulator``,
-        ``target``, ``score`` (or BEELINE's ``Gene1``, ``Gene2``, ``EdgeWeight``).
-    truth
-        Signed adjacency matrix (same orientation) or edge table ``regulator``, ``target`` [, ``sign``];
-        used unsigned here. Self-loops are ignored.
-    genes
-        Gene order of the matrices / universe of the tables (see the module notes for the default).
-    regulators, targets
-        Restrict the candidate edges to these regulators / targets.
-    absolute
-        Rank by :math:`|S_{ij}|` (BEELINE's convention); ``False`` ranks the raw scores."""
 
-
-def _doc(func):
-    """Put the shared parameter descriptions in place of the ``{common}`` line of a docstring."""
-    if func.__doc__:
-        func.__doc__ = func.__doc__.replace("    {common}", _COMMON_PARAMS)
-    return func
-
-
+@_doc("float", r":math:`\rho` in (0, 1].")
 def edge_density(
     truth: Any,
     *,
@@ -523,15 +255,10 @@ def edge_density(
     return prob.density
 
 
-@_doc
+@_doc("float", "AUROC in [0, 1]; 0.5 for a random or constant ranking.")
 def auroc(
-    scores: Any,
-    truth: Any,
-    *,
-    genes: Sequence[Any] | None = None,
-    regulators: Sequence[Any] | None = None,
-    targets: Sequence[Any] | None = None,
-    absolute: bool = True,
+    scores: Any, truth: Any, *, genes: Sequence[Any] | None = None, regulators: Sequence[Any] | None = None,
+    targets: Sequence[Any] | None = None, absolute: bool = True,
 ) -> float:
     r"""Area under the ROC curve over the candidate edges.
 
@@ -543,33 +270,20 @@ def auroc(
     the probability that a true edge outscores a non-edge, ties counting one half; equal to the
     trapezoid area under scikit-learn's ROC curve, which is what BEELINE reports
     (``auc(fpr, tpr)`` of ``roc_curve``).
-
-    Parameters
-    ----------
-    {common}
-
-    Returns
-    -------
-    float
-        AUROC in [0, 1]; 0.5 for a random or constant ranking.
     """
     _, y, s = _ranked(scores, truth, genes, regulators, targets, absolute)
     _need_negatives(y)
     return float(roc_auc_score(y, s))
 
 
-@_doc
+@_doc("float", "Average precision in [0, 1].")
 def average_precision(
-    scores: Any,
-    truth: Any,
-    *,
-    genes: Sequence[Any] | None = None,
-    regulators: Sequence[Any] | None = None,
-    targets: Sequence[Any] | None = None,
-    absolute: bool = True,
+    scores: Any, truth: Any, *, genes: Sequence[Any] | None = None, regulators: Sequence[Any] | None = None,
+    targets: Sequence[Any] | None = None, absolute: bool = True,
 ) -> float:
-    r"""Average precision (scikit-learn's ``average_precision_score``): the step-wise area under the
-    precision-recall curve,
+    r"""Average precision: the step-wise area under the precision-recall curve.
+
+    scikit-learn's ``average_precision_score``,
 
     .. math::
 
@@ -577,15 +291,6 @@ def average_precision(
 
     over the distinct score thresholds in decreasing order (ties form one threshold). No interpolation;
     with distinct scores it is the mean, over true edges, of the precision at each true edge's rank.
-
-    Parameters
-    ----------
-    {common}
-
-    Returns
-    -------
-    float
-        Average precision in [0, 1].
     """
     _, y, s = _ranked(scores, truth, genes, regulators, targets, absolute)
     return float(average_precision_score(y, s))
@@ -596,15 +301,10 @@ def _beeline_auprc(y: np.ndarray, s: np.ndarray) -> float:
     return float(_sk_auc(recall, precision))
 
 
-@_doc
+@_doc("float", "AUPRC in [0, 1]; about the edge density for a random ranking.")
 def auprc(
-    scores: Any,
-    truth: Any,
-    *,
-    genes: Sequence[Any] | None = None,
-    regulators: Sequence[Any] | None = None,
-    targets: Sequence[Any] | None = None,
-    absolute: bool = True,
+    scores: Any, truth: Any, *, genes: Sequence[Any] | None = None, regulators: Sequence[Any] | None = None,
+    targets: Sequence[Any] | None = None, absolute: bool = True,
 ) -> float:
     r"""BEELINE's area under the precision-recall curve: the trapezoid rule on the PR points.
 
@@ -620,41 +320,19 @@ def auprc(
 
     Linear interpolation of precision makes this differ from :func:`average_precision` (usually a
     little higher when a false positive precedes a true one).
-
-    Parameters
-    ----------
-    {common}
-
-    Returns
-    -------
-    float
-        AUPRC in [0, 1]; about the edge density for a random ranking.
     """
     _, y, s = _ranked(scores, truth, genes, regulators, targets, absolute)
     return _beeline_auprc(y, s)
 
 
-@_doc
+@_doc("float", r":math:`\mathrm{AUPRC} / \rho`.")
 def auprc_ratio(
-    scores: Any,
-    truth: Any,
-    *,
-    genes: Sequence[Any] | None = None,
-    regulators: Sequence[Any] | None = None,
-    targets: Sequence[Any] | None = None,
-    absolute: bool = True,
+    scores: Any, truth: Any, *, genes: Sequence[Any] | None = None, regulators: Sequence[Any] | None = None,
+    targets: Sequence[Any] | None = None, absolute: bool = True,
 ) -> float:
-    r""":func:`auprc` divided by the edge density :math:`\rho` (:func:`edge_density`): how many times
-    better than a random ranking, whose AUPRC is about :math:`\rho`.
+    r""":func:`auprc` divided by the edge density :math:`\rho` (:func:`edge_density`).
 
-    Parameters
-    ----------
-    {common}
-
-    Returns
-    -------
-    float
-        :math:`\mathrm{AUPRC} / \rho`.
+    How many times better than a random ranking, whose AUPRC is about :math:`\rho`.
     """
     prob, y, s = _ranked(scores, truth, genes, regulators, targets, absolute)
     return _beeline_auprc(y, s) / prob.density
@@ -676,16 +354,10 @@ def _beeline_early_precision(y: np.ndarray, s: np.ndarray, decimals: int | None)
     return float(y[selected].sum() / selected.sum())
 
 
-@_doc
+@_doc("float", "Early precision in [0, 1].")
 def early_precision(
-    scores: Any,
-    truth: Any,
-    *,
-    genes: Sequence[Any] | None = None,
-    regulators: Sequence[Any] | None = None,
-    targets: Sequence[Any] | None = None,
-    absolute: bool = True,
-    decimals: int | None = EARLY_PRECISION_DECIMALS,
+    scores: Any, truth: Any, *, genes: Sequence[Any] | None = None, regulators: Sequence[Any] | None = None,
+    targets: Sequence[Any] | None = None, absolute: bool = True, decimals: int | None = EARLY_PRECISION_DECIMALS,
 ) -> float:
     r"""BEELINE's early precision: the precision among the top-:math:`k` predictions, :math:`k = |E|`.
 
@@ -697,51 +369,31 @@ def early_precision(
        weight: **ties with the k-th weight are all kept** (the selected set can exceed :math:`k`) and
        **zero weights are never selected** (fewer than :math:`k` may be selected);
     4. :math:`\mathrm{EP} = |\{w \ge \tau\} \cap E| \,/\, |\{w \ge \tau\}|`, and 0 if every weight is 0.
-
-    Parameters
-    ----------
-    {common}
-    decimals
-        Rounding applied before ranking (BEELINE: 6).
-
-    Returns
-    -------
-    float
-        Early precision in [0, 1].
     """
     _, y, s = _ranked(scores, truth, genes, regulators, targets, absolute)
     return _beeline_early_precision(y, s, decimals)
 
 
-@_doc
+@_doc("float", r":math:`\mathrm{EP} / \rho`; 1 for a random ranking, :math:`1/\rho` for a perfect one.")
 def early_precision_ratio(
-    scores: Any,
-    truth: Any,
-    *,
-    genes: Sequence[Any] | None = None,
-    regulators: Sequence[Any] | None = None,
-    targets: Sequence[Any] | None = None,
-    absolute: bool = True,
-    decimals: int | None = EARLY_PRECISION_DECIMALS,
+    scores: Any, truth: Any, *, genes: Sequence[Any] | None = None, regulators: Sequence[Any] | None = None,
+    targets: Sequence[Any] | None = None, absolute: bool = True, decimals: int | None = EARLY_PRECISION_DECIMALS,
 ) -> float:
-    r"""Early precision ratio (EPR): :func:`early_precision` divided by the edge density :math:`\rho`,
-    the early precision of a random predictor (BEELINE, Pratapa et al. 2020).
+    r"""Early precision ratio (EPR): :func:`early_precision` divided by the edge density :math:`\rho`.
 
-    Parameters
-    ----------
-    {common}
-    decimals
-        Rounding applied before ranking (BEELINE: 6).
-
-    Returns
-    -------
-    float
-        :math:`\mathrm{EP} / \rho`; 1 for a random ranking, :math:`1/\rho` for a perfect one.
+    The edge density is the early precision of a random predictor (BEELINE, Pratapa et al. 2020).
     """
     prob, y, s = _ranked(scores, truth, genes, regulators, targets, absolute)
     return _beeline_early_precision(y, s, decimals) / prob.density
 
 
+@_doc("float", "Accuracy in [0, 1].", own={
+    "signs": r"""Predicted signs or any signed matrix (e.g. the transposed mean Jacobian
+        :math:`\bar J^T`, whose entry :math:`(i, j)` is :math:`\partial f_j / \partial x_i`), with
+        ``signs[i, j]`` about regulator ``i`` -> target ``j``; or a table with columns ``regulator``,
+        ``target`` and ``sign`` (or ``score``).""",
+    "truth": "Signed adjacency matrix or edge table with a ``sign`` column. Self-loops are ignored.",
+})
 def signed_accuracy(
     signs: Any,
     truth: Any,
@@ -760,29 +412,12 @@ def signed_accuracy(
     over the true candidate edges :math:`E_\pm` whose sign is known (self-loops excluded). The
     prediction is read only on true edges, so it measures the sign given the edge, not the detection.
     A predicted 0 (or a pair absent from a prediction table) counts as wrong.
-
-    Parameters
-    ----------
-    signs
-        Predicted signs or any signed matrix (e.g. the transposed mean Jacobian
-        :math:`\bar J^T`, whose entry :math:`(i, j)` is :math:`\partial f_j / \partial x_i`), with
-        ``signs[i, j]`` about regulator ``i`` -> target ``j``; or a table with columns ``regulator``,
-        ``target`` and ``sign`` (or ``score``).
-    truth
-        Signed adjacency matrix or edge table with a ``sign`` column.
-    genes, regulators, targets
-        As for :func:`auroc`.
-
-    Returns
-    -------
-    float
-        Accuracy in [0, 1].
     """
     prob = _problem(signs, truth, genes, regulators, targets)
     if _is_edge_table(signs):
         cols = set(signs.columns) if isinstance(signs, pd.DataFrame) else set(signs)
         column = "sign" if ("sign" in cols or "Type" in cols) else "score"
-        pred = _scores_from_table(signs, prob.genes, "the predicted signs", column)
+        pred = _scores_from_table(signs, prob.genes, column)
     else:
         pred, _ = _as_square(signs, prob.genes, "signs")
     on = prob.present & prob.mask & (prob.sign != 0)
@@ -791,7 +426,12 @@ def signed_accuracy(
     return float(np.mean(np.sign(pred[on]) == prob.sign[on]))
 
 
-@_doc
+@_doc("dict", """``auroc``, ``average_precision``, ``auprc`` (BEELINE's trapezoid), ``auprc_ratio``,
+    ``early_precision``, ``early_precision_ratio``, ``signed_accuracy``, ``edge_density``,
+    ``n_genes``, ``n_candidates``, ``n_true_edges``; all plain Python numbers.""", own={
+    "signs": """Predicted signs for :func:`signed_accuracy` (``None``: reported as NaN). When the score
+        matrix is itself signed (a transposed Jacobian), pass it here too.""",
+})
 def score_network(
     scores: Any,
     truth: Any,
@@ -804,22 +444,6 @@ def score_network(
     decimals: int | None = EARLY_PRECISION_DECIMALS,
 ) -> dict[str, float]:
     r"""Every score of a predicted network in one call.
-
-    Parameters
-    ----------
-    {common}
-    signs
-        Predicted signs for :func:`signed_accuracy` (``None``: reported as NaN). When the score matrix
-        is itself signed (a transposed Jacobian), pass it here too.
-    decimals
-        Rounding of the early precision (BEELINE: 6).
-
-    Returns
-    -------
-    dict
-        ``auroc``, ``average_precision``, ``auprc`` (BEELINE's trapezoid), ``auprc_ratio``,
-        ``early_precision``, ``early_precision_ratio``, ``signed_accuracy``, ``edge_density``,
-        ``n_genes``, ``n_candidates``, ``n_true_edges``; all plain Python numbers.
 
     Examples
     --------

@@ -4,7 +4,7 @@ A drift :math:`f(t, x)` fitted in gene space defines a network through its Jacob
 :math:`J_{ij} = \partial f_i / \partial x_j`: gene :math:`j` regulates gene :math:`i` where the velocity of
 :math:`i` depends on the level of :math:`j`, activating where :math:`J_{ij} > 0`, repressing where
 :math:`J_{ij} < 0`. The package's score matrices are oriented :math:`S[\text{regulator}, \text{target}]`
-(:mod:`cellbridge.grn.metrics`), hence :math:`S = |\bar J|^T` and signs :math:`\operatorname{sign}(\bar J)^T`.
+(:mod:`cellbridge.grn.edges`), hence :math:`S = |\bar J|^T` and signs :math:`\operatorname{sign}(\bar J)^T`.
 
 Edge scores, by model:
 
@@ -30,7 +30,7 @@ cell comes from one reverse-mode pass per output dimension over a whole batch (:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
