@@ -9,12 +9,14 @@ import pandas as pd
 from anndata import AnnData
 
 from .. import _keys as keys
+from ..grn.edges import _pairs_to_matrix, as_edge_table
 
 _ACTIVATION = "#c0392b"  # red: activation
 _REPRESSION = "#2c6fbb"  # blue: repression
 
 
-def _edges(data, key: str, group: str) -> pd.DataFrame:
+def _edges_and_genes(data, key: str, group: str, genes: Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
+    """The edge table of ``group`` and the genes to draw: ``genes``, or every gene of the table in order of appearance."""
     if isinstance(data, AnnData):
         if key not in data.uns or "edges" not in data.uns[key]:
             raise ValueError(f"adata.uns[{key!r}] holds no edge table: run cellbridge.tl.grn first")
@@ -31,7 +33,15 @@ def _edges(data, key: str, group: str) -> pd.DataFrame:
         if group not in groups:
             raise ValueError(f"no group {group!r} in the edge table; groups: {groups[:10]}")
         edges = edges[edges["group"].astype(str) == group]
-    return edges
+    if genes is None:
+        genes = list(dict.fromkeys(list(edges["regulator"].astype(str)) + list(edges["target"].astype(str))))
+    return edges, [str(g) for g in genes]
+
+
+def _true_pairs(truth: pd.DataFrame) -> list[tuple[str, str]]:
+    """The (regulator, target) pairs of a truth table (``Gene1`` / ``Gene2`` accepted), self-loops left out."""
+    table = as_edge_table(truth)
+    return [(r, t) for r, t in zip(table["regulator"], table["target"]) if r != t]
 
 
 def _signed(edges: pd.DataFrame) -> np.ndarray:
@@ -78,16 +88,10 @@ def grn_heatmap(
     """
     import matplotlib.pyplot as plt
 
-    edges = _edges(data, key, group)
-    if genes is None:
-        genes = list(dict.fromkeys(list(edges["regulator"].astype(str)) + list(edges["target"].astype(str))))
-    genes = [str(g) for g in genes]
+    edges, genes = _edges_and_genes(data, key, group, genes)
     pos = {g: k for k, g in enumerate(genes)}
-    mat = np.zeros((len(genes), len(genes)))
     values = _signed(edges) if signed else edges["score"].to_numpy(dtype=np.float64)
-    for r, tg, v in zip(edges["regulator"].astype(str), edges["target"].astype(str), values):
-        if r in pos and tg in pos:
-            mat[pos[r], pos[tg]] = v
+    mat = _pairs_to_matrix(edges["regulator"], edges["target"], values, pd.Index(genes))
     if ax is None:
         size = max(3.0, 0.35 * len(genes) + 1.5)
         _, ax = plt.subplots(figsize=(size + 1, size))
@@ -99,9 +103,7 @@ def grn_heatmap(
     ax.set_xlabel("target")
     ax.set_ylabel("regulator")
     if truth is not None:
-        tr = truth.rename(columns={"Gene1": "regulator", "Gene2": "target"})
-        pts = [(pos[str(r)], pos[str(t)]) for r, t in zip(tr["regulator"], tr["target"])
-               if str(r) in pos and str(t) in pos and str(r) != str(t)]
+        pts = [(pos[r], pos[t]) for r, t in _true_pairs(truth) if r in pos and t in pos]
         if pts:
             ys, xs = zip(*pts)
             ax.scatter(xs, ys, s=12, c="k", marker="o", label="true edge")
@@ -149,14 +151,8 @@ def grn_graph(
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
 
-    edges = _edges(data, key, group)
-    if genes is None:
-        genes = list(dict.fromkeys(list(edges["regulator"].astype(str)) + list(edges["target"].astype(str))))
-    genes = [str(g) for g in genes]
-    true_set = None
-    if truth is not None:
-        tr = truth.rename(columns={"Gene1": "regulator", "Gene2": "target"})
-        true_set = {(str(r), str(t)) for r, t in zip(tr["regulator"], tr["target"]) if str(r) != str(t)}
+    edges, genes = _edges_and_genes(data, key, group, genes)
+    true_set = None if truth is None else set(_true_pairs(truth))
     if n_edges is None:
         n_edges = len(true_set) if true_set else len(genes)
     top = edges[edges["regulator"].astype(str).isin(genes) & edges["target"].astype(str).isin(genes)]
