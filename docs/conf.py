@@ -154,19 +154,14 @@ _analyzed: dict[str, dict] = {}
 def _attr_comment(name: str, obj: object) -> list[str] | None:
     """The ``#:`` comment of the constant ``name`` (``pkg.mod.NAME``) in whichever cellbridge module
     assigns it: a namespace re-exports constants whose comments live in the submodule that defines them."""
-    import importlib
-    import pkgutil
-
     from sphinx.pycode import ModuleAnalyzer
 
     modname, attr = name.rsplit(".", 1)
-    candidates = [modname] + [m.name for m in pkgutil.walk_packages(cellbridge.__path__, "cellbridge.")]
-    for mod in candidates:
-        try:
-            module = importlib.import_module(mod)
-        except Exception:  # a module that does not import is autodoc's to report, not this hook's
-            continue
-        if getattr(module, attr, None) is not obj:
+    # the module that assigns a re-exported constant has been imported by its namespace already
+    loaded = sorted(m for m in sys.modules if m.startswith("cellbridge.") and not m.endswith("__main__"))
+    for mod in [modname, *loaded]:
+        module = sys.modules.get(mod)
+        if module is None or getattr(module, attr, None) is not obj:
             continue
         if mod not in _analyzed:
             try:
