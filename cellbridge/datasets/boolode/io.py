@@ -161,6 +161,7 @@ def as_model(rules: RulesLike) -> BooleanModel:
     Returns
     -------
     BooleanModel
+        ``rules`` itself when it is a model, otherwise the model it describes.
     """
     if isinstance(rules, BooleanModel):
         return rules

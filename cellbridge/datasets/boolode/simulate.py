@@ -132,8 +132,19 @@ class BoolODEParams:
 
 
 def as_params(params: BoolODEParams | Mapping[str, float] | None) -> BoolODEParams:
-    """The :class:`BoolODEParams` of ``params``: BoolODE's defaults for ``None``, a mapping of its fields,
-    or the parameters themselves (returned as is)."""
+    """The kinetic parameters that ``params`` stands for.
+
+    Parameters
+    ----------
+    params
+        ``None`` (BoolODE's defaults), a mapping of :class:`BoolODEParams`' fields, or a
+        :class:`BoolODEParams` (returned as is).
+
+    Returns
+    -------
+    BoolODEParams
+        ``params`` itself when it is one, otherwise the parameters it describes.
+    """
     if params is None:
         return BoolODEParams()
     if isinstance(params, BoolODEParams):
