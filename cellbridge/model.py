@@ -25,11 +25,15 @@ import torch
 from ._logging import logger
 from ._utils import RNGLike, cpu_threads, resolve_device, torch_generator
 from .methods import FitContext, Method, get_method
+from .methods.checkpoint import Checkpointer, fingerprint
 from .nn import build_network
 from .sde import integrate
 
 #: default sigma in units of the data's RMS spread per square root of the median interval (see default_sigma)
 DEFAULT_SIGMA_FRACTION = 0.25
+#: training steps between checkpoints when a checkpoint_dir is given: a checkpoint of the default networks
+#: takes milliseconds, a default fit runs a few hundred steps per second at most
+DEFAULT_CHECKPOINT_EVERY = 200
 #: Euler steps per (median) interval when simulating
 DEFAULT_STEPS_PER_INTERVAL = 100
 _FORMAT_VERSION = 1
@@ -82,15 +86,16 @@ class Normalization:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Normalization":
-        return cls(np.asarray(d["center"], dtype=np.float32), float(d["scale"]), float(d["t_origin"]), float(d["t_span"]))
+        return cls(np.asarray(d["center"], dtype=np.float64), float(d["scale"]), float(d["t_origin"]), float(d["t_span"]))
 
     @classmethod
     def fit(cls, x: np.ndarray, t: np.ndarray) -> "Normalization":
+        """Centre and scale of cells ``x`` (float64: the centre keeps a large common offset exactly)."""
         tp = np.unique(t)
         scale = rms_spread(x)
         if not scale > 0:
             raise ValueError("all cells are identical: the representation has zero spread")
-        return cls(np.asarray(x, dtype=np.float64).mean(0).astype(np.float32), scale, float(tp[0]), float(tp[-1] - tp[0]))
+        return cls(np.asarray(x, dtype=np.float64).mean(0), scale, float(tp[0]), float(tp[-1] - tp[0]))
 
 
 class CellBridgeModel:
@@ -189,6 +194,8 @@ class CellBridgeModel:
         progress: bool = True,
         metadata: dict | None = None,
         num_threads: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int | None = None,
         **train_kwargs,
     ) -> "CellBridgeModel":
         """Fit a model to cells ``x`` ``(n, d)`` observed at times ``t`` ``(n,)`` (AnnData-free).
@@ -202,7 +209,8 @@ class CellBridgeModel:
             :class:`cellbridge.methods.SF2MConfig`) or ``"dsbm"`` (Iterative Markovian Fitting,
             :class:`cellbridge.methods.DSBMConfig`).
         sigma
-            Diffusion coefficient in user units; None picks :func:`default_sigma`.
+            Diffusion coefficient in user units; None picks :func:`default_sigma`. A value more than 10x away
+        from the default is allowed, with a warning (usually a unit mistake).
         device
             ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
         rng
@@ -216,18 +224,37 @@ class CellBridgeModel:
             (all cores). Pass 1 when other processes share the CPU (parallel fits, ``pytest -n``, a busy
             server): torch's threads wait for each other at every operation, and the small operations of
             training make that ruinous (``benchmarks/results/defaults.md``).
+        checkpoint_dir, checkpoint_every
+            Write a checkpoint of the whole training state to ``checkpoint_dir`` every ``checkpoint_every``
+            steps (default 200) and at the end, atomically. Calling the same fit again with the same folder
+            resumes from it, and ends with the same model, bit for bit on the CPU, as a run never interrupted;
+            a checkpoint of another fit (other data, settings or seed) is refused. Needs a seed (``rng``).
         **train_kwargs
             Fields of the method's configuration (n_steps, batch_size, lr, ...) and the method's own fit
             options (DSBM with ``init_coupling="sf2m"``: ``init_model``, a fitted [SF]2M model whose SDE makes
             the first coupling, or ``sf2m_options``, the settings of the [SF]2M fit made for it).
         """
+        if not isinstance(method, str):
+            raise TypeError(f"method must be a method name (a string), not {type(method).__name__}")
         method_cls = get_method(method)
-        x = np.asarray(x, dtype=np.float32)
+        # float64 until centred: a large common offset must not swallow the variation in a float32 cast
+        x = np.asarray(x, dtype=np.float64)
         t = np.asarray(t, dtype=np.float64)
+        if x.ndim != 2 or t.shape != (len(x),):
+            raise ValueError(f"x must be (n_cells, n_dims) with one time per cell, got x {x.shape} and t {t.shape}")
+        suggested = default_sigma(x, t)
         if sigma is None:
-            sigma = default_sigma(x, t)
-        elif not (np.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"sigma must be a positive number, got {sigma}")
+            sigma = suggested
+        else:
+            if isinstance(sigma, (bool, np.bool_)) or not isinstance(sigma, (int, float, np.integer, np.floating)):
+                raise TypeError(f"sigma must be a number (representation units per sqrt(time unit)), "
+                                f"not {type(sigma).__name__} {sigma!r}")
+            if not (np.isfinite(sigma) and sigma > 0):
+                raise ValueError(f"sigma must be a positive number, got {sigma}")
+            if not 0.1 <= sigma / suggested <= 10:
+                logger.warning(f"sigma={sigma:.4g} is {sigma / suggested:.3g}x the default {suggested:.4g} "
+                               "(0.25 x spread / sqrt(median interval)): is it in representation units per square "
+                               "root of the time unit?")
         norm = Normalization.fit(x, t)
         config_cls = method_cls.config_class
         options = {k: train_kwargs.pop(k) for k in method_cls.fit_options if k in train_kwargs}
@@ -236,15 +263,38 @@ class CellBridgeModel:
             raise TypeError(f"unknown training arguments for method={method!r}: {sorted(unknown)}")
         cfg = config_cls(sigma=norm.sigma_to(sigma), **train_kwargs)
         cfg.validate()
+        largest = int(np.unique(t, return_counts=True)[1].max())
+        if cfg.batch_size > largest:
+            logger.info(f"batch_size={cfg.batch_size} exceeds the largest time point ({largest} cells): using "
+                        f"batch_size={largest}")
+            cfg.batch_size = largest
+        x_train = norm.x_to(x).astype(np.float32)
+        checkpoint = None
+        if checkpoint_dir is not None:
+            if rng is None:
+                raise ValueError("checkpoints need a reproducible run: pass rng= a seed or a numpy Generator")
+            every = DEFAULT_CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
+            checkpoint = Checkpointer(checkpoint_dir, every, fingerprint(
+                method, cfg.to_dict(), float(sigma), x_train, t, _rng_identity(rng),
+                {k: _option_identity(v) for k, v in sorted(options.items())}, str(resolve_device(device))))
+        elif checkpoint_every is not None:
+            raise ValueError("checkpoint_every needs checkpoint_dir")
         with cpu_threads(num_threads):
             dev = resolve_device(device, announce=True)
 
             def fit_other(other: str, *, rng: RNGLike, **settings) -> "CellBridgeModel":
-                return cls.fit(x, t, method=other, sigma=sigma, device=dev, rng=rng, progress=progress, **settings)
+                sub = {} if checkpoint is None else {"checkpoint_dir": checkpoint.directory / other,
+                                                     "checkpoint_every": checkpoint.every}
+                return cls.fit(x, t, method=other, sigma=sigma, device=dev, rng=rng, progress=progress, **sub,
+                               **settings)
 
             context = FitContext(x=x, t=t, sigma=float(sigma), normalization=norm, device=dev, progress=progress,
-                                 fit=fit_other)
-            result = method_cls.train(norm.x_to(x), norm.t_to(t), cfg, context=context, rng=rng, **options)
+                                 fit=fit_other, checkpoint=checkpoint)
+            try:
+                result = method_cls.train(x_train, norm.t_to(t), cfg, context=context, rng=rng, **options)
+            except FloatingPointError as err:
+                raise FloatingPointError(f"{err} (sigma={float(sigma):.4g}, default {suggested:.4g}; "
+                                         f"lr={cfg.lr:g})") from None
         networks = result.networks
         config = {
             "format_version": _FORMAT_VERSION,
@@ -269,8 +319,7 @@ class CellBridgeModel:
         src = self.normalization
         f = self._normalized_drift(stochastic, direction)
         device = self.device
-        as_t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=device)  # noqa: E731
-        shift = as_t(target.center) - as_t(src.center)
+        shift = torch.as_tensor(np.asarray(target.center - src.center, dtype=np.float32), device=device)
         f_factor = (src.scale / src.t_span) * (target.t_span / target.scale)
 
         def drift(t, x):
@@ -310,7 +359,7 @@ class CellBridgeModel:
         velocity ``(f - b) / 2``.
         """
         n = self.normalization
-        xt = torch.as_tensor(n.x_to(np.asarray(x, dtype=np.float32)), dtype=torch.float32, device=self.device)
+        xt = torch.as_tensor(n.x_to(np.asarray(x, dtype=np.float64)), dtype=torch.float32, device=self.device)
         f = self._normalized_drift(stochastic, direction)(float(n.t_to(t)), xt)
         return f.cpu().numpy() * n.scale / n.t_span
 
@@ -424,6 +473,21 @@ class CellBridgeModel:
         history = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in payload.get("history", {}).items()}
         model = cls(config, networks, Normalization.from_dict(payload["normalization"]), history)
         return model.to(device)
+
+
+def _rng_identity(rng: RNGLike):
+    """What identifies a seed in a checkpoint's fingerprint: the integer, or a generator's state."""
+    if isinstance(rng, np.random.Generator):
+        return rng.bit_generator.state
+    return int(rng)
+
+
+def _option_identity(value):
+    """A method option as a checkpoint's fingerprint sees it (a model by its config and weights)."""
+    if isinstance(value, CellBridgeModel):
+        weights = [p.detach().cpu().numpy() for net in value.networks.values() for p in net.state_dict().values()]
+        return fingerprint(value.config, *weights)
+    return value
 
 
 def load(directory: str | Path, *, device: str | torch.device = "cpu") -> CellBridgeModel:

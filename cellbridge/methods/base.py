@@ -30,6 +30,7 @@ from ._common import LossLog, make_optimizer
 
 if TYPE_CHECKING:
     from ..model import CellBridgeModel, Normalization
+    from .checkpoint import Checkpointer
 
 __all__ = ["FitContext", "Method", "MethodConfig", "Stage", "Trainer", "TrainResult", "available_methods",
            "get_method", "register_method", "unregister_method"]
@@ -96,8 +97,37 @@ class MethodConfig:
     #: fields holding tuples (stored as lists in JSON)
     TUPLE_FIELDS: ClassVar[tuple[str, ...]] = ("hidden_dims",)
 
+    def check_types(self) -> None:
+        """Raise TypeError naming the field when a value is not of its declared type (``int``, ``float``,
+        ``bool``, ``str``, a tuple of ints, or None where the type allows it)."""
+        for f in fields(self):
+            value, kind = getattr(self, f.name), str(f.type).replace(" ", "")
+            if value is None and kind.endswith("|None"):
+                continue
+            kind = kind.removesuffix("|None")
+            if kind == "int":
+                ok = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+                what = "an integer"
+            elif kind == "float":
+                ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+                what = "a number"
+            elif kind == "bool":
+                ok, what = isinstance(value, (bool, np.bool_)), "True or False"
+            elif kind == "str":
+                ok, what = isinstance(value, str), "a string"
+            elif kind.startswith("tuple[int"):
+                ok = (isinstance(value, (tuple, list)) and len(value) > 0
+                      and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in value))
+                what = "a non-empty sequence of positive integers"
+            else:
+                continue
+            if not ok:
+                none = " or None" if str(f.type).replace(" ", "").endswith("|None") else ""
+                raise TypeError(f"{f.name} must be {what}{none}, got {value!r}")
+
     def validate(self) -> None:
-        """Raise ValueError on settings that cannot work (subclasses extend it)."""
+        """Raise TypeError or ValueError on settings that cannot work (subclasses extend it)."""
+        self.check_types()
         if not self.sigma > 0:
             raise ValueError(f"sigma must be positive, got {self.sigma}")
         if self.n_steps < 1 or self.batch_size < 2:
@@ -206,6 +236,19 @@ class Trainer:
     def end_training(self) -> None:
         """Called once after the last stage (e.g. restore the best weights)."""
 
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Every network the trainer holds, by name (checkpointed; default: the registered networks found as
+        attributes of the trainer)."""
+        return {name: m for name, m in vars(self).items() if isinstance(m, torch.nn.Module)}
+
+    def extra_state(self) -> dict:
+        """The method's own state a checkpoint must hold to continue bit for bit (tensors, numbers, strings,
+        lists and dicts of them)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        """Restore what :meth:`extra_state` returned."""
+
     def history(self) -> dict:
         """The loss history of :meth:`train`: ``step`` (1-based) and one array per entry of ``loss_names``."""
         log = getattr(self, "loss_log", None)
@@ -243,35 +286,90 @@ class Trainer:
         return LossLog(n_steps, len(self.loss_names), self.device, log_every=self.config.log_every,
                        bar=tqdm(disable=True) if bar is None else bar, name=self.label)
 
-    def run_stage(self, stage: Stage, log: LossLog) -> bool:
-        """Run one stage into ``log``; True when :meth:`after_step` stopped training early."""
-        first = log.n_done
-        self.begin_stage(stage)
+    def run_stage(self, stage: Stage, log: LossLog, *, start_step: int = 0, resume: dict | None = None,
+                  checkpoint: "Checkpointer | None" = None) -> bool:
+        """Run one stage into ``log``; True when :meth:`after_step` stopped training early.
+
+        ``start_step > 0`` continues a stage restored from a checkpoint (``resume`` holds its optimiser and
+        scheduler states): :meth:`begin_stage` is not called again.
+        """
+        first = log.n_done - start_step
+        if start_step == 0:
+            self.begin_stage(stage)
+        else:
+            optimizer, scheduler = self._optimizer(stage)
+            optimizer.load_state_dict(resume["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(resume["scheduler"])
         stopped = False
-        for k in range(stage.n_steps):
+        for k in range(start_step, stage.n_steps):
             log.add(self.take_step(stage, k))
             if self.after_step(stage, k + 1):
                 stopped = True
                 break
+            if checkpoint is not None and checkpoint.due(log.n_done):
+                self._save_checkpoint(checkpoint, stage, k + 1)
         log.check()
         self.end_stage(stage, log.buffer[first:log.n_done].cpu().numpy())
         return stopped
 
-    def train(self, progress: bool = True) -> dict:
-        """Run the remaining stages with a progress bar; return the loss history (with ``train_seconds``)."""
+    # -- checkpoints --------------------------------------------------------------------------------------
+    def _save_checkpoint(self, checkpoint: "Checkpointer", stage: Stage | None, step: int, finished: bool = False) -> None:
+        checkpoint.save({
+            "position": {"stage": -1 if stage is None else stage.index, "step": step, "finished": finished},
+            "modules": {name: m.state_dict() for name, m in self.modules().items()},
+            "generator": self.generator.get_state(),
+            "optimizer": None if stage is None or stage.optimizer is None else stage.optimizer.state_dict(),
+            "scheduler": None if stage is None or stage.scheduler is None else stage.scheduler.state_dict(),
+            "log": self.loss_log.buffer[:self.loss_log.n_done].cpu(),
+            "extra": self.extra_state(),
+        })
+
+    def _restore_checkpoint(self, state: dict) -> None:
+        modules = self.modules()
+        if set(state["modules"]) != set(modules):
+            raise ValueError(f"the checkpoint holds networks {sorted(state['modules'])}, this trainer {sorted(modules)}")
+        for name, module in modules.items():
+            module.load_state_dict(state["modules"][name])
+        self.generator.set_state(state["generator"])
+        self.load_extra_state(state["extra"])
+
+    def train(self, progress: bool = True, checkpoint: "Checkpointer | None" = None) -> dict:
+        """Run the remaining stages with a progress bar; return the loss history (with ``train_seconds``).
+
+        With a :class:`cellbridge.methods.checkpoint.Checkpointer`, a checkpoint is written every
+        ``checkpoint.every`` steps and when training ends, and a run that finds one of its own resumes from
+        it: the result is the same, bit for bit on the CPU, as a run never interrupted.
+        """
         start = time.perf_counter()
-        stages = list(self.stages())
-        total = sum(s.n_steps for s in stages)
-        bar = tqdm(total=total, desc=self.label, disable=not progress, leave=False)
+        state = checkpoint.load() if checkpoint is not None else None
+        position = {"stage": -1, "step": 0, "finished": False}
+        logged = torch.zeros((0, len(self.loss_names)))
+        if state is not None:
+            self._restore_checkpoint(state)
+            position, logged = state["position"], state["log"]
+            checkpoint.resumed(position)
+        stages = [] if position["finished"] else list(self.stages())
+        step0 = position["step"] if stages and stages[0].index == position["stage"] else 0
+        total = len(logged) + sum(s.n_steps for s in stages) - step0
+        bar = tqdm(total=total, initial=len(logged), desc=self.label, disable=not progress, leave=False)
         self.loss_log = self.new_log(total, bar)
+        self.loss_log.buffer[:len(logged)] = logged.to(self.loss_log.buffer)
+        self.loss_log.n_done = len(logged)
+        last = None
         try:
-            for stage in stages:
+            for i, stage in enumerate(stages):
                 if stage.label:
                     bar.set_description(f"{self.label} {stage.label}")
-                if self.run_stage(stage, self.loss_log):
+                last = stage
+                resume = state if i == 0 and step0 else None
+                if self.run_stage(stage, self.loss_log, start_step=step0 if resume else 0, resume=resume,
+                                  checkpoint=checkpoint):
                     break
         finally:
             bar.close()
+        if checkpoint is not None and stages:
+            self._save_checkpoint(checkpoint, last, 0, finished=True)
         self.end_training()
         history = self.history()
         history["train_seconds"] = time.perf_counter() - start
@@ -310,7 +408,9 @@ class FitContext:
         Whether to show progress bars.
     fit
         ``fit(method, rng=..., **settings)`` fits another model on the same cells with the same sigma and
-        device (e.g. DSBM's [SF]2M initial coupling).
+        device (e.g. DSBM's [SF]2M initial coupling), checkpointed in a subfolder when this fit is.
+    checkpoint
+        Where the trainer checkpoints (pass it to :meth:`Trainer.train`); None: no checkpoints.
     """
 
     x: np.ndarray
@@ -320,6 +420,7 @@ class FitContext:
     device: torch.device
     progress: bool
     fit: Callable[..., "CellBridgeModel"]
+    checkpoint: "Checkpointer | None" = None
 
 
 class Method:

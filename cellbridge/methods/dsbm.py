@@ -366,6 +366,27 @@ class DSBMTrainer(Trainer):
                                    "final_loss": float(losses[-min(cfg.log_every, len(losses)):].mean()),
                                    "seconds": time.perf_counter() - self._start})
 
+    def extra_state(self) -> dict:
+        stage_pairs = getattr(self, "_stage_pairs", None)
+        return {"iteration": self.iteration, "trained": list(self.trained),
+                "pairs": None if self.pairs is None else list(self.pairs),
+                "stage_pairs": None if stage_pairs is None else list(stage_pairs),
+                "pair_cost": getattr(self, "_pair_cost", None), "iteration_log": list(self.iteration_log),
+                "losses": [torch.from_numpy(v) for v in self._losses],
+                "iteration_index": [torch.from_numpy(v) for v in self._iteration_index]}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.iteration = int(state["iteration"])
+        self.trained = list(state["trained"])
+        self.pairs = None if state["pairs"] is None else tuple(state["pairs"])
+        if state["stage_pairs"] is not None:
+            self._stage_pairs = tuple(state["stage_pairs"])
+        self._pair_cost = state["pair_cost"]
+        self.iteration_log = [dict(r) for r in state["iteration_log"]]
+        self._losses = [v.numpy() for v in state["losses"]]
+        self._iteration_index = [v.numpy() for v in state["iteration_index"]]
+        self._start = time.perf_counter()  # a resumed iteration counts its seconds from the resume
+
     def run_iteration(self, log: LossLog | None = None) -> dict:
         """One IMF iteration: make the coupling, fit the network of this iteration's direction on it.
 
@@ -434,7 +455,7 @@ class DSBM(Method):
         elif init_model is not None or sf2m_options is not None:
             raise TypeError("init_model and sf2m_options need init_coupling='sf2m'")
         trainer = DSBMTrainer(x, t, config, device=context.device, rng=np_rng, **init)
-        history = trainer.train(progress=context.progress)
+        history = trainer.train(progress=context.progress, checkpoint=context.checkpoint)
         extra["directions"] = [d for d in DIRECTIONS if d in trainer.trained]
         return TrainResult({"forward": trainer.forward, "backward": trainer.backward}, history, extra)
 

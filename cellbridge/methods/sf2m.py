@@ -345,6 +345,23 @@ class SF2MTrainer(Trainer):
             return True
         return False
 
+    def extra_state(self) -> dict:
+        best_val, best_states, best_step = self._best
+        return {"steps_done": self.steps_done, "val_history": [list(v) for v in self.val_history],
+                "best": {"val": best_val, "step": best_step,
+                         "states": None if best_states is None else list(best_states)},
+                "bad_checks": self._bad_checks, "ngm_weights": self._ngm_weights,
+                "coupling": self.coupling.cache_state(self.sampler)}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.steps_done = int(state["steps_done"])
+        self.val_history = [(int(s), float(v)) for s, v in state["val_history"]]
+        best = state["best"]
+        self._best = (float(best["val"]), None if best["states"] is None else tuple(best["states"]), int(best["step"]))
+        self._bad_checks = int(state["bad_checks"])
+        self._ngm_weights = state["ngm_weights"]
+        self.coupling.load_cache_state(self.sampler, state["coupling"])
+
     def end_training(self) -> None:
         if self.config.patience is not None and self._best[1] is not None:
             self.flow.load_state_dict(self._best[1][0])
@@ -366,7 +383,7 @@ class SF2M(Method):
     @classmethod
     def train(cls, x, t, config: SF2MConfig, *, context: FitContext, rng, **options) -> TrainResult:
         trainer = SF2MTrainer(x, t, config, device=context.device, rng=rng)
-        history = trainer.train(progress=context.progress)
+        history = trainer.train(progress=context.progress, checkpoint=context.checkpoint)
         return TrainResult({"flow": trainer.flow, "score": trainer.score}, history)
 
     @classmethod

@@ -174,3 +174,15 @@ class MinibatchCoupling:
         """The cells behind ``stream``'s current reused plan (None when nothing is kept)."""
         entry = self._cache.get(stream)
         return None if entry is None else entry[1]
+
+    def cache_state(self, stream) -> dict | None:
+        """What is kept for ``stream`` (uses so far, cells, plan), for a checkpoint; None when nothing is."""
+        entry = self._cache.get(stream)
+        return None if entry is None else {"used": entry[0], "cells": entry[1], "plan": entry[2]}
+
+    def load_cache_state(self, stream, state: dict | None) -> None:
+        """Restore what :meth:`cache_state` returned."""
+        self._cache.pop(stream, None)
+        if state is not None:
+            cells = state["cells"]
+            self._cache[stream] = (int(state["used"]), tuple(cells) if isinstance(cells, list) else cells, state["plan"])
