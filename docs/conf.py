@@ -42,7 +42,7 @@ extensions = [
     "myst_nb",  # Markdown pages (MyST) and notebooks; includes myst_parser
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
-    "sphinx.ext.napoleon",  # numpydoc-style docstrings
+    "numpydoc",  # the docstrings are numpydoc-style
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
 ]
@@ -54,20 +54,20 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
 root_doc = "index"
 
-# -- autodoc / autosummary / napoleon ----------------------------------------------------------------------
+# -- autodoc / autosummary / numpydoc ----------------------------------------------------------------------
 autosummary_generate = True
 autosummary_generate_overwrite = True
 autodoc_member_order = "bysource"
-# types live in the signatures (the docstrings name parameters without types, often several in one entry:
-# "x, t", which napoleon's per-parameter fields would repeat once per name)
+# types live in the signatures (the docstrings name parameters without types, often several in one entry,
+# "x, t", which numpydoc keeps together; napoleon repeated the text once per name and read a colon in the
+# first line of a property's docstring as its type)
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
 maximum_signature_line_length = 100  # longer signatures get one parameter per line
 add_module_names = False
-napoleon_google_docstring = False
-napoleon_numpy_docstring = True
-napoleon_use_param = False
-napoleon_use_rtype = False
+numpydoc_show_class_members = False  # a class page documents its members itself (autoclass :members:)
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
 
 # -- MyST and notebooks ------------------------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -187,7 +187,8 @@ def constant_docstring(app, what, name, obj, options, lines) -> None:
 
 
 def setup(app) -> None:
-    app.connect("autodoc-process-docstring", constant_docstring)
+    # before numpydoc (priority 500) rewrites the docstring, so that it formats the comment, not dict's doc
+    app.connect("autodoc-process-docstring", constant_docstring, priority=400)
 
 
 write_api_pages()
