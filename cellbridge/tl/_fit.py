@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
 from anndata import AnnData
 
 from .._keys import DEFAULT_FIT_KEY, DEFAULT_REP
 from .._logging import logger
 from .._utils import RNGLike
-from ..timecourse import time_course
 from ..model import CellBridgeModel
+from ..timecourse import time_course
 from ._uns import h5ad_safe
 
 
@@ -32,6 +34,8 @@ def fit(
     rng: RNGLike = 0,
     progress: bool = True,
     key_added: str = DEFAULT_FIT_KEY,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int | None = None,
     **kwargs,
 ) -> CellBridgeModel:
     """Fit stochastic dynamics between the consecutive time points of a time course.
@@ -79,6 +83,10 @@ def fit(
         Show a progress bar.
     key_added
         Key of ``adata.uns`` where the record of the fit is written.
+    checkpoint_dir, checkpoint_every
+        Checkpoint the training state to this folder every ``checkpoint_every`` steps (default 200) and at
+        the end; calling the same fit again with the same folder resumes, with the same result as an
+        uninterrupted fit (bit for bit on the CPU). A checkpoint of other data or settings is refused.
     **kwargs
         Further settings of the method: fields of :class:`cellbridge.methods.SF2MConfig` (``val_fraction``,
         ``patience``, ``activation``, ``ot_eps_rel``, ...) or of :class:`cellbridge.methods.DSBMConfig`
@@ -104,12 +112,18 @@ def fit(
     >>> model = cb.tl.fit(adata, time_key="day", n_steps=200, progress=False)  # doctest: +SKIP
     >>> dsbm = cb.tl.fit(adata, time_key="day", method="dsbm", n_iterations=4, progress=False)  # doctest: +SKIP
     """
+    for name, value in (("time_key", time_key), ("use_rep", use_rep), ("key_added", key_added)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a string, not {type(value).__name__} {value!r}")
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, not {progress!r}")
     tc = time_course(adata, time_key, use_rep)
     given = {"n_steps": n_steps, "batch_size": batch_size, "lr": lr, "ot_method": ot_method,
              "hidden_dims": None if hidden_dims is None else tuple(hidden_dims)}
     start = time.perf_counter()
     model = CellBridgeModel.fit(
         tc.x, tc.t, method=method, sigma=sigma, device=device, num_threads=num_threads, rng=rng, progress=progress,
+        checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
         metadata={"use_rep": use_rep, "time_key": time_key,
                   "time_labels": [tc.labels[float(tp)] for tp in tc.time_points]},
         **{k: v for k, v in given.items() if v is not None},
