@@ -71,46 +71,44 @@ class RemoteFile:
         return self.relpath.rsplit("/", 1)[-1]
 
 
+_MENDELEY_LICENSE = "not stated here: see the Mendeley Data record https://data.mendeley.com/datasets/hhny5ff7yj/1"
+
+
+def _mendeley_note(size: str) -> str:
+    return (
+        f"about {size}; checksum as published by yukinye/MFM and junzhez/lagrangian-flow-matching, not "
+        "recomputed here. Mendeley's server may refuse scripted downloads; download it in a browser "
+        "from https://data.mendeley.com/datasets/hhny5ff7yj/1 if so."
+    )
+
+
+# The registry, one row per file: name, path in a data directory, URL, SHA-256, license, description; then,
+# where they apply, ``direct`` and ``note`` (see :class:`RemoteFile`).
 _FILES = (
     RemoteFile(
-        name="tigon_bifurcation",
-        relpath="timecourse/tigon/Bifurcation.npy",
-        url=f"{_TIGON}/Input/Bifurcation.npy",
-        sha256="d663a9e7de455ffbe96ae3cce88dfac6c4d1096157269e3aae161eed36d00a75",
-        license="MIT",
-        description="iPSC to cardiomyocyte differentiation (Bargaje et al. 2017), 8 time points, 4-D coordinates",
+        "tigon_bifurcation", "timecourse/tigon/Bifurcation.npy", f"{_TIGON}/Input/Bifurcation.npy",
+        "d663a9e7de455ffbe96ae3cce88dfac6c4d1096157269e3aae161eed36d00a75",
+        "MIT", "iPSC to cardiomyocyte differentiation (Bargaje et al. 2017), 8 time points, 4-D coordinates",
     ),
     RemoteFile(
-        name="tigon_emt",
-        relpath="timecourse/tigon/EMT.npy",
-        url=f"{_TIGON}/Input/EMT.npy",
-        sha256="0dbb720ccfbd6c9cb6f4d7fd214c7a86c8577332bd2b2b163dffdc87ec23364f",
-        license="MIT",
-        description="A549 EMT under TGF-beta (Cook & Vanderhyden 2020), 5 time points, 3-D autoencoder latent",
+        "tigon_emt", "timecourse/tigon/EMT.npy", f"{_TIGON}/Input/EMT.npy",
+        "0dbb720ccfbd6c9cb6f4d7fd214c7a86c8577332bd2b2b163dffdc87ec23364f",
+        "MIT", "A549 EMT under TGF-beta (Cook & Vanderhyden 2020), 5 time points, 3-D autoencoder latent",
     ),
     RemoteFile(
-        name="tigon_emt_time",
-        relpath="timecourse/tigon/AE_EMT_time.csv",
-        url=f"{_TIGON}/EMT_data/AE_EMT_time.csv",
-        sha256="45d9a094e64d8a14c3193e9baae307fe89d5b92f798d659cb731fcc9a431ffbb",
-        license="MIT",
-        description="time label (0d, 8h, 1d, 3d, 7d) of each of the 3133 EMT cells, by cell barcode",
+        "tigon_emt_time", "timecourse/tigon/AE_EMT_time.csv", f"{_TIGON}/EMT_data/AE_EMT_time.csv",
+        "45d9a094e64d8a14c3193e9baae307fe89d5b92f798d659cb731fcc9a431ffbb",
+        "MIT", "time label (0d, 8h, 1d, 3d, 7d) of each of the 3133 EMT cells, by cell barcode",
     ),
     RemoteFile(
-        name="tigon_simulation",
-        relpath="timecourse/tigon/Simulation.npy",
-        url=f"{_TIGON}/Input/Simulation.npy",
-        sha256="70f7bcf47797e6114a43a42b4954692da52493811af17f75df9f9060cce60173",
-        license="MIT",
-        description="TIGON's synthetic 3-D time course, 5 time points",
+        "tigon_simulation", "timecourse/tigon/Simulation.npy", f"{_TIGON}/Input/Simulation.npy",
+        "70f7bcf47797e6114a43a42b4954692da52493811af17f75df9f9060cce60173",
+        "MIT", "TIGON's synthetic 3-D time course, 5 time points",
     ),
     RemoteFile(
-        name="moscot_temporal",
-        relpath="timecourse/moscot/moscot_temporal_tests.h5ad",
-        url=f"{_MOSCOT}/moscot_temporal_tests.h5ad",
-        sha256="746a098fbf84e941e67e494bb4b61b741eff8945850e0056e6857cccd07f5885",
-        license="BSD-3-Clause",
-        description="250 cells x 1479 genes of the Schiebinger et al. 2019 reprogramming course, days 10-11",
+        "moscot_temporal", "timecourse/moscot/moscot_temporal_tests.h5ad", f"{_MOSCOT}/moscot_temporal_tests.h5ad",
+        "746a098fbf84e941e67e494bb4b61b741eff8945850e0056e6857cccd07f5885",
+        "BSD-3-Clause", "250 cells x 1479 genes of the Schiebinger et al. 2019 reprogramming course, days 10-11",
         note=(
             "moscot's test file has changed over its history; the checksum is that of the copy in the "
             "project's reference data. If the file on moscot's main branch has changed since, the download "
@@ -118,12 +116,10 @@ _FILES = (
         ),
     ),
     RemoteFile(
-        name="hsmm",
-        relpath="timecourse/hsmm/hsmm.h5ad",
-        url="https://bioconductor.org/packages/3.16/data/experiment/src/contrib/HSMMSingleCell_1.18.0.tar.gz",
-        sha256="e9228f686e88057ae77c1d604a5a5598a85c4a5558e1d2b8c2967c0e1f63e9dc",
-        license="Artistic-2.0",
-        description="human skeletal muscle myoblasts (Trapnell et al. 2014), 271 cells, FPKM, 0/24/48/72 h",
+        "hsmm", "timecourse/hsmm/hsmm.h5ad",
+        "https://bioconductor.org/packages/3.16/data/experiment/src/contrib/HSMMSingleCell_1.18.0.tar.gz",
+        "e9228f686e88057ae77c1d604a5a5598a85c4a5558e1d2b8c2967c0e1f63e9dc",
+        "Artistic-2.0", "human skeletal muscle myoblasts (Trapnell et al. 2014), 271 cells, FPKM, 0/24/48/72 h",
         direct=False,
         note=(
             "hsmm.h5ad was converted from the .rda files (HSMM_expr_matrix, HSMM_sample_sheet, "
@@ -135,39 +131,26 @@ _FILES = (
         ),
     ),
     RemoteFile(
-        name="embryoid_body",
-        relpath="timecourse/trajectorynet/eb_velocity_v5.npz",
-        url=f"{_TRAJECTORYNET}/eb_velocity_v5.npz",
-        sha256="17623d16dd4fe7b679aad80916d130cb2863a4cd4ee742f139a3c2eed91ba230",
-        license="MIT (license of the TrajectoryNet repository that distributes it)",
-        description="embryoid body differentiation (Moon et al. 2019) as preprocessed by TrajectoryNet, 5 time points",
+        "embryoid_body", "timecourse/trajectorynet/eb_velocity_v5.npz", f"{_TRAJECTORYNET}/eb_velocity_v5.npz",
+        "17623d16dd4fe7b679aad80916d130cb2863a4cd4ee742f139a3c2eed91ba230",
+        "MIT (license of the TrajectoryNet repository that distributes it)",
+        "embryoid body differentiation (Moon et al. 2019) as preprocessed by TrajectoryNet, 5 time points",
         note="checksum as published by yukinye/MFM (scripts/reproduce_single_cell.py), not recomputed here",
     ),
     RemoteFile(
-        name="citeseq",
-        relpath="timecourse/openproblems/op_cite_inputs_0.h5ad",
-        url=f"{_MENDELEY}/1862acf5-6294-4eb1-8644-d1c6d25e4126/file_downloaded",
-        sha256="fa1d117df3d6c23e0b80a997a259bcac3a79ad27d581e1a6654e107c39885e4c",
-        license="not stated here: see the Mendeley Data record https://data.mendeley.com/datasets/hhny5ff7yj/1",
-        description="Open Problems 2022 CITE-seq subset (one donor, days 2, 3, 4, 7) used by [SF]2M/MIOFlow/MFM",
-        note=(
-            "about 1.2 GB; checksum as published by yukinye/MFM and junzhez/lagrangian-flow-matching, not "
-            "recomputed here. Mendeley's server may refuse scripted downloads; download it in a browser "
-            "from https://data.mendeley.com/datasets/hhny5ff7yj/1 if so."
-        ),
+        "citeseq", "timecourse/openproblems/op_cite_inputs_0.h5ad",
+        f"{_MENDELEY}/1862acf5-6294-4eb1-8644-d1c6d25e4126/file_downloaded",
+        "fa1d117df3d6c23e0b80a997a259bcac3a79ad27d581e1a6654e107c39885e4c",
+        _MENDELEY_LICENSE, "Open Problems 2022 CITE-seq subset (one donor, days 2, 3, 4, 7) used by [SF]2M/MIOFlow/MFM",
+        note=_mendeley_note("1.2 GB"),
     ),
     RemoteFile(
-        name="multiome",
-        relpath="timecourse/openproblems/op_train_multi_targets_0.h5ad",
-        url=f"{_MENDELEY}/5f4b6e5b-f122-4f5a-8ede-0d188c5cf00c/file_downloaded",
-        sha256="a16c28ef861503111bb2f4c6ab6b1d5ed3df07d49eb0baa7378515fc098af4d2",
-        license="not stated here: see the Mendeley Data record https://data.mendeley.com/datasets/hhny5ff7yj/1",
-        description="Open Problems 2022 Multiome (RNA) subset (one donor, days 2, 3, 4, 7) used by [SF]2M/MIOFlow/MFM",
-        note=(
-            "about 1.1 GB; checksum as published by yukinye/MFM and junzhez/lagrangian-flow-matching, not "
-            "recomputed here. Mendeley's server may refuse scripted downloads; download it in a browser "
-            "from https://data.mendeley.com/datasets/hhny5ff7yj/1 if so."
-        ),
+        "multiome", "timecourse/openproblems/op_train_multi_targets_0.h5ad",
+        f"{_MENDELEY}/5f4b6e5b-f122-4f5a-8ede-0d188c5cf00c/file_downloaded",
+        "a16c28ef861503111bb2f4c6ab6b1d5ed3df07d49eb0baa7378515fc098af4d2",
+        _MENDELEY_LICENSE,
+        "Open Problems 2022 Multiome (RNA) subset (one donor, days 2, 3, 4, 7) used by [SF]2M/MIOFlow/MFM",
+        note=_mendeley_note("1.1 GB"),
     ),
 )
 
