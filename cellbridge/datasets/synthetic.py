@@ -42,6 +42,12 @@ def _validate_times(times: Sequence[float], *, minimum: int) -> np.ndarray:
     return t
 
 
+def _check_count(name: str, value: int, *, minimum: int = 1, why: str = "") -> None:
+    if value < minimum:
+        need = "positive" if minimum == 1 else f"at least {minimum}{why}"
+        raise ValueError(f"{name} must be {need}, got {value}")
+
+
 def _random_orthonormal(n_rows: int, n_cols: int, rng: np.random.Generator) -> np.ndarray:
     """An ``n_rows x n_cols`` matrix with orthonormal columns, uniformly (Haar) distributed."""
     q, r = np.linalg.qr(rng.standard_normal((n_rows, n_cols)))
@@ -128,12 +134,9 @@ def bifurcation(
     >>> adata.shape
     (500, 10)
     """
-    n_cells = int(n_cells)
-    n_dims = int(n_dims)
-    if n_cells < 1:
-        raise ValueError(f"n_cells must be positive, got {n_cells}")
-    if n_dims < 2:
-        raise ValueError(f"n_dims must be at least 2 (the latent dimension), got {n_dims}")
+    n_cells, n_dims = int(n_cells), int(n_dims)
+    _check_count("n_cells", n_cells)
+    _check_count("n_dims", n_dims, minimum=2, why=" (the latent dimension)")
     if not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be a non-negative number, got {noise}")
     t = _validate_times(times, minimum=2)
@@ -238,12 +241,9 @@ def gaussian_time_course(
         ``n_cells * len(times)`` cells with ``X`` and ``obsm["X_pca"]`` (float32, the same values),
         ``obs[time_key]`` (float) and ``uns["synthetic"]`` (the parameters).
     """
-    n_cells = int(n_cells)
-    dim = int(dim)
-    if n_cells < 1:
-        raise ValueError(f"n_cells must be positive, got {n_cells}")
-    if dim < 1:
-        raise ValueError(f"dim must be positive, got {dim}")
+    n_cells, dim = int(n_cells), int(dim)
+    _check_count("n_cells", n_cells)
+    _check_count("dim", dim)
     t = _validate_times(times, minimum=1)
     m = np.asarray(means, dtype=np.float64).ravel()
     if m.size != t.size:
