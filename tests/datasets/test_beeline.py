@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -13,18 +10,12 @@ import pytest
 from cellbridge.datasets.beeline import bin_by_step, read_beeline, read_sergio
 from cellbridge.grn import edges_to_matrix, score_network
 
-SHARED = Path(__file__).parents[2].parent / "shared" / "data"
+from shared_data import SHARED
+from shared_data import need as _need
+
 DYN_LI = SHARED / "grn" / "boolode_sims" / "dyn-LI" / "dyn-LI-1000-1"
 DYN_BF = SHARED / "grn" / "boolode_sims" / "dyn-BF" / "dyn-BF-1000-1"
 DS4 = SHARED / "grn" / "sergio" / "DS4"
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing (CI must have the shared data folder)")
-        pytest.skip(f"shared data not available: {path}")
-    return path
 
 
 def test_bin_by_step():

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import os
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -26,17 +24,11 @@ from cellbridge.datasets.boolode import (
     simulate_boolode,
 )
 
-SHARED = Path(__file__).parents[2].parent / "shared" / "data"
+from shared_data import SHARED
+from shared_data import need as _need
+
 MODELS = SHARED / "grn" / "boolode_models" / "data"
 SIMS = SHARED / "grn" / "boolode_sims"
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing (CI must have the shared data folder)")
-        pytest.skip(f"shared data not available: {path}")
-    return path
 
 
 def _python_eval(rule: str, values: dict[str, bool]) -> bool:
