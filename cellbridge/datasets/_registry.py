@@ -75,6 +75,7 @@ _MENDELEY_LICENSE = "not stated here: see the Mendeley Data record https://data.
 
 
 def _mendeley_note(size: str) -> str:
+    """The note of a file of the Mendeley Data record, of ``size``."""
     return (
         f"about {size}; checksum as published by yukinye/MFM and junzhez/lagrangian-flow-matching, not "
         "recomputed here. Mendeley's server may refuse scripted downloads; download it in a browser "
