@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Union
 
 import numpy as np
@@ -33,13 +34,48 @@ def torch_generator(rng: RNGLike, device: torch.device | str = "cpu") -> torch.G
     return gen
 
 
+#: training FLOPs per step (forward and backward passes of the networks over a step's samples) below which
+#: more CPU threads do not pay: at this size each operation is too small to share, and threads that wait for
+#: each other collapse when another process holds a core (benchmarks/results/threads.md)
+THREADED_WORK = 2e8
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
+def idle_cores() -> float:
+    """Cores not taken by other processes, from the 1-minute load average (this process counted as idle)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float(available_cores())
+    return max(1.0, available_cores() - load + 1.0)
+
+
+def auto_num_threads(work: float) -> int:
+    """Torch CPU threads for a training run of ``work`` FLOPs per step.
+
+    1 below :data:`THREADED_WORK` (every default fit): more threads gain little there on an idle machine and
+    are many times slower when another process holds a core. Above it, as many threads as there are idle
+    cores (from the load average), at most torch's default.
+    """
+    if work < THREADED_WORK:
+        return 1
+    return int(max(1, min(torch.get_num_threads(), np.floor(idle_cores() + 0.25))))
+
+
 @contextlib.contextmanager
 def cpu_threads(n: int | None):
     """Run the body with ``n`` torch CPU threads (None: leave torch's setting), restoring the setting after."""
     if n is None:
         yield
         return
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"num_threads must be a positive integer or None, got {n!r}")
     before = torch.get_num_threads()
     torch.set_num_threads(int(n))

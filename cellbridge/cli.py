@@ -61,6 +61,8 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the data, training and simulation (default: 0)")
     demo.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda' (default: auto)")
+    demo.add_argument("--num-threads", type=int, default=None,
+                      help="torch CPU threads while training (default: chosen by cellbridge.tl.fit; 1 for the demo)")
     demo.set_defaults(func=_demo)
     return parser
 
@@ -83,6 +85,9 @@ def _demo(args: argparse.Namespace) -> int:
     if args.n_steps < 1:
         print(f"cellbridge demo: --n-steps must be positive, got {args.n_steps}", file=sys.stderr)
         return 2
+    if args.num_threads is not None and args.num_threads < 1:
+        print(f"cellbridge demo: --num-threads must be positive, got {args.num_threads}", file=sys.stderr)
+        return 2
     start = time.perf_counter()
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -103,6 +108,7 @@ def _demo(args: argparse.Namespace) -> int:
         use_rep=use_rep,
         n_steps=args.n_steps,
         device=args.device,
+        num_threads=args.num_threads,
         rng=args.seed,
         key_added=DEFAULT_FIT_KEY,
     )

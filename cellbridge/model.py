@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ._logging import logger
-from ._utils import RNGLike, cpu_threads, resolve_device, torch_generator
+from ._utils import RNGLike, auto_num_threads, cpu_threads, resolve_device, torch_generator
 from .methods import FitContext, Method, get_method
 from .methods.checkpoint import Checkpointer, fingerprint
 from .nn import build_network
@@ -220,10 +220,11 @@ class CellBridgeModel:
         metadata
             Extra JSON-serialisable entries for the config (e.g. ``use_rep``, ``time_key``).
         num_threads
-            Torch CPU threads during training, restored afterwards; None (default) leaves torch's setting
-            (all cores). Pass 1 when other processes share the CPU (parallel fits, ``pytest -n``, a busy
-            server): torch's threads wait for each other at every operation, and the small operations of
-            training make that ruinous (``benchmarks/results/defaults.md``).
+            Torch CPU threads during training, restored afterwards. None (default) chooses: 1 thread when a
+            step's work is below :data:`cellbridge._utils.THREADED_WORK` FLOPs (every default fit; more
+            threads gain little there and collapse when another process holds a core), else as many as the
+            load average leaves idle, at most torch's setting (:func:`cellbridge._utils.auto_num_threads`;
+            measurements in ``benchmarks/results/threads.md``). An integer forces that many.
         checkpoint_dir, checkpoint_every
             Write a checkpoint of the whole training state to ``checkpoint_dir`` every ``checkpoint_every``
             steps (default 200) and at the end, atomically. Calling the same fit again with the same folder
@@ -279,6 +280,8 @@ class CellBridgeModel:
                 {k: _option_identity(v) for k, v in sorted(options.items())}, str(resolve_device(device))))
         elif checkpoint_every is not None:
             raise ValueError("checkpoint_every needs checkpoint_dir")
+        if num_threads is None and resolve_device(device).type == "cpu":
+            num_threads = auto_num_threads(method_cls.work_per_step(cfg, x.shape[1], len(np.unique(t)) - 1))
         with cpu_threads(num_threads):
             dev = resolve_device(device, announce=True)
 

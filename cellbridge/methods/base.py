@@ -469,6 +469,17 @@ class Method:
         raise NotImplementedError
 
     @classmethod
+    def work_per_step(cls, config: MethodConfig, dim: int, n_intervals: int) -> float:
+        """Rough training FLOPs per step (forward and backward passes), for the default thread count.
+
+        Default: every network a :class:`cellbridge.nn.TimeMLP` of the config's shape, each evaluated on
+        ``batch_size`` samples of every interval.
+        """
+        widths = [dim + 1 + 2 * config.n_freqs, *config.hidden_dims, dim]
+        params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+        return 6.0 * config.batch_size * n_intervals * params * len(cls.networks)
+
+    @classmethod
     def directions(cls, config: dict) -> tuple[str, ...]:
         """Directions a fitted model (its saved ``config``) can simulate by its SDE; both by default."""
         return tuple(config.get("directions", DIRECTIONS))

@@ -387,6 +387,13 @@ class SF2M(Method):
         return TrainResult({"flow": trainer.flow, "score": trainer.score}, history)
 
     @classmethod
+    def work_per_step(cls, config: SF2MConfig, dim: int, n_intervals: int) -> float:
+        work = super().work_per_step(config, dim, n_intervals)
+        if config.drift == "ngm":  # one MLP per target over all inputs: the first layer is dim x dim x width
+            work += 6.0 * config.batch_size * n_intervals * dim * dim * config.ngm_hidden_dims[0]
+        return work
+
+    @classmethod
     def drift(cls, networks, sigma, *, stochastic, direction):
         """Forwards ``v + sigma^2/2 s``, backwards (the time reversal) ``-v + sigma^2/2 s``; ODE ``+-v``."""
         sign = 1.0 if direction == "forward" else -1.0

@@ -74,9 +74,9 @@ def fit(
     device
         ``"auto"`` uses CUDA when available and logs which device it picked.
     num_threads
-        Torch CPU threads while training, restored afterwards. None (default) leaves torch's setting, which
-        uses every core; pass 1 when other processes share the CPU, where multi-threaded training of small
-        networks can run many times slower (``benchmarks/results/defaults.md``).
+        Torch CPU threads while training, restored afterwards. None (default) picks 1 for the networks and
+        batches of ordinary fits, where more threads gain little and collapse when another process holds a
+        core, and more only for large steps on an idle machine (see :meth:`cellbridge.CellBridgeModel.fit`).
     rng
         Seed: the same seed gives the same model on CPU.
     progress

@@ -1,0 +1,63 @@
+"""The default thread count: 1 for ordinary fits (the demo's among them), whatever torch's default, so a
+fit cannot collapse when another process holds a core; more only for large steps on idle cores."""
+
+import contextlib
+import logging
+import re
+
+import numpy as np
+import pytest
+import torch
+
+import cellbridge as cb
+from cellbridge._utils import THREADED_WORK, auto_num_threads
+from cellbridge.methods import SF2M, SF2MConfig
+
+
+@contextlib.contextmanager
+def _messages():
+    logger, messages = logging.getLogger("cellbridge"), []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    level, filters = logger.level, list(logger.filters)
+    logger.setLevel(logging.INFO)
+    logger.filters.clear()
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.filters[:] = filters
+
+
+@pytest.fixture
+def two_torch_threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_the_demo_fit_trains_on_one_thread_whatever_torchs_default(two_torch_threads):
+    adata = cb.datasets.bifurcation(rng=0)  # the demo's data; tl.fit's defaults are the demo's settings
+    with _messages() as logged:
+        cb.tl.fit(adata, "day", n_steps=5, progress=False, device="cpu")
+    used = [int(m) for line in logged for m in re.findall(r"training on cpu \((\d+) threads?\)", line)]
+    assert used == [1]
+    assert torch.get_num_threads() == 2  # restored afterwards
+    with _messages() as logged:
+        cb.tl.fit(adata, "day", n_steps=5, progress=False, device="cpu", num_threads=2)
+    assert any("(2 threads)" in line for line in logged)  # an explicit count is obeyed
+
+
+def test_the_rule_uses_threads_only_for_large_steps(two_torch_threads):
+    cfg = SF2MConfig(sigma=1.0)
+    assert SF2M.work_per_step(cfg, 10, 4) < THREADED_WORK  # the demo's network and batch
+    assert auto_num_threads(SF2M.work_per_step(cfg, 10, 4)) == 1
+    big = SF2M.work_per_step(SF2MConfig(sigma=1.0, batch_size=4096), 50, 4)
+    assert big > THREADED_WORK and 1 <= auto_num_threads(big) <= 2
+    # work grows linearly in the batch and in the number of intervals
+    assert SF2M.work_per_step(SF2MConfig(sigma=1.0, batch_size=512), 10, 4) == pytest.approx(2 * SF2M.work_per_step(cfg, 10, 4))
+    assert SF2M.work_per_step(cfg, 10, 8) == pytest.approx(2 * SF2M.work_per_step(cfg, 10, 4))
+    assert np.isfinite(big)
