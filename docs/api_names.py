@@ -60,24 +60,32 @@ def public_names(modname: str) -> list[str]:
 
 
 def submodules(modname: str) -> list[str]:
-    """Public submodules of package ``modname`` that declare ``__all__`` (one level down), plus the extras."""
+    """Public submodules of package ``modname`` (at any depth: a subpackage's too), plus the extras."""
     module = importlib.import_module(modname)
     found = []
     if hasattr(module, "__path__") and modname != "cellbridge":
-        for info in pkgutil.iter_modules(module.__path__):
-            if info.name.startswith("_"):
-                continue
-            sub = importlib.import_module(f"{modname}.{info.name}")
-            if hasattr(sub, "__all__"):
-                found.append(sub.__name__)
+        for info in pkgutil.walk_packages(module.__path__, f"{modname}."):
+            if not any(part.startswith("_") for part in info.name.split(".")):
+                found.append(info.name)
     return found + EXTRA_MODULES.get(modname, [])
+
+
+def submodule_names(modname: str) -> list[str]:
+    """The names a submodule's section lists: its ``__all__`` (the extras of :data:`EXTRA_MODULES`: also
+    what they define); a submodule without ``__all__`` is documented by its docstring alone, its functions
+    and classes being those its package re-exports."""
+    module = importlib.import_module(modname)
+    if hasattr(module, "__all__") or any(modname in subs for subs in EXTRA_MODULES.values()):
+        return public_names(modname)
+    return []
 
 
 def api_tree() -> list[tuple[str, str, list[str], list[tuple[str, list[str]]]]]:
     """``(namespace, title, names, [(submodule, its further names), ...])`` for every namespace.
 
-    A submodule lists only the names whose objects no namespace (nor an earlier submodule) documents
-    already, so that each object has one page.
+    Every public submodule gets a section with its docstring (so that references to it resolve), listing
+    only the names whose objects no namespace (nor an earlier submodule) documents already, so that each
+    object has one page.
     """
     documented: set[int] = set()
     tree = []
@@ -89,11 +97,9 @@ def api_tree() -> list[tuple[str, str, list[str], list[tuple[str, list[str]]]]]:
     for entry in tree:
         for sub in submodules(entry[0]):
             module = importlib.import_module(sub)
-            extra = [n for n in public_names(sub) if id(getattr(module, n)) not in documented]
-            # constants (ints, tuples) can be shared objects: identity only matters for functions and classes
+            extra = [n for n in submodule_names(sub) if id(getattr(module, n)) not in documented]
             documented.update(id(getattr(module, n)) for n in extra)
-            if extra:
-                entry[3].append((sub, extra))
+            entry[3].append((sub, extra))
     return [tuple(e) for e in tree]
 
 

@@ -105,10 +105,12 @@ def write_api_pages() -> None:
             text.append(_underline(f"``{sub}``", "-"))
             # a submodule named like a function of its package (evaluation.leave_one_out) is not indexed
             # as a module, so that the name is the function's only
-            same_name = getattr(importlib.import_module(modname), sub.rsplit(".", 1)[1], None)
+            parent, leaf = sub.rsplit(".", 1)
+            same_name = getattr(importlib.import_module(parent), leaf, None)
             shadowed = same_name is not None and not inspect.ismodule(same_name)
             text.append(f".. automodule:: {sub}\n   :no-members:\n" + ("   :no-index:\n" if shadowed else "") + "\n")
-            text.append(_autosummary(sub, sub_names))
+            if sub_names:
+                text.append(_autosummary(sub, sub_names))
         page = api / f"{modname}.rst"
         content = "\n".join(text)
         if not page.exists() or page.read_text() != content:  # unchanged pages keep their time stamps
