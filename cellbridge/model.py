@@ -405,7 +405,7 @@ class CellBridgeModel:
         np.ndarray
             States ``(len(t_eval), n, d)`` in user units.
         """
-        x0 = np.asarray(x0, dtype=np.float32)
+        x0 = np.asarray(x0, dtype=np.float64)  # centred in float64 below: a large offset survives
         if x0.ndim != 2 or x0.shape[1] != self.dim:
             raise ValueError(f"x0 must have shape (n_cells, {self.dim}), got {x0.shape}")
         self._check_direction(direction, stochastic)

@@ -92,14 +92,15 @@ def _count_rows(matrix: np.ndarray | sp.spmatrix, bad: np.ndarray) -> int:
     return int(bad.any(axis=1).sum())
 
 
-def _to_float32(matrix: np.ndarray | sp.spmatrix) -> np.ndarray:
-    """A fresh float32 C-contiguous dense copy of a checked matrix."""
+def _dense_copy(matrix: np.ndarray | sp.spmatrix, keep_float64: bool) -> np.ndarray:
+    """A fresh C-contiguous dense copy of a checked matrix: float32, or float64 if it is and that is asked."""
+    dtype = np.float64 if keep_float64 and matrix.dtype == np.float64 else np.float32
     if sp.issparse(matrix):
-        return np.ascontiguousarray(matrix.astype(np.float32).toarray())
-    return np.array(matrix, dtype=np.float32, order="C", copy=True)
+        return np.ascontiguousarray(matrix.astype(dtype).toarray())
+    return np.array(matrix, dtype=dtype, order="C", copy=True)
 
 
-def get_rep(adata: AnnData, use_rep: str) -> np.ndarray:
+def get_rep(adata: AnnData, use_rep: str, *, keep_float64: bool = False) -> np.ndarray:
     """The cell representation a model is fitted in, as a dense float32 array.
 
     Parameters
@@ -109,12 +110,15 @@ def get_rep(adata: AnnData, use_rep: str) -> np.ndarray:
     use_rep : str
         ``"X"`` for ``adata.X``, otherwise a key of ``adata.obsm`` (e.g. ``"X_pca"``). Dense, sparse
         and :class:`~pandas.DataFrame` values are accepted.
+    keep_float64 : bool
+        Return float64 values as float64 (for a model's centring: a large common offset would swallow the
+        variation in a float32 cast); float32 otherwise.
 
     Returns
     -------
     numpy.ndarray
-        A new float32, C-contiguous array of shape ``(n_obs, n_dims)``; it shares no memory with
-        ``adata``.
+        A new float32 (or, with ``keep_float64``, float64) C-contiguous array of shape ``(n_obs, n_dims)``;
+        it shares no memory with ``adata``.
 
     Raises
     ------
@@ -142,7 +146,7 @@ def get_rep(adata: AnnData, use_rep: str) -> np.ndarray:
                 f"{hint}, or pass use_rep='X' to use adata.X"
             )
         value, what = adata.obsm[use_rep], f"adata.obsm[{use_rep!r}]"
-    return _to_float32(check_matrix(value, what))
+    return _dense_copy(check_matrix(value, what), keep_float64)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -157,7 +161,7 @@ class TimeCourse:
     Attributes
     ----------
     x : numpy.ndarray
-        float32 array ``(n_cells, n_dims)``: the representation of every cell.
+        float32 array ``(n_cells, n_dims)`` (float64 with ``keep_float64``): the representation of every cell.
     t : numpy.ndarray
         float64 array ``(n_cells,)``: the time of every cell.
     time_points : numpy.ndarray
@@ -187,6 +191,7 @@ def time_course(
     *,
     min_cells: int = 2,
     min_time_points: int = 2,
+    keep_float64: bool = False,
 ) -> TimeCourse:
     """Read and validate a time course from an AnnData.
 
@@ -203,6 +208,8 @@ def time_course(
         Fewest cells allowed at any time point.
     min_time_points : int
         Fewest distinct time points allowed.
+    keep_float64 : bool
+        Keep a float64 representation in float64 (see :func:`get_rep`).
 
     Returns
     -------
@@ -244,7 +251,7 @@ def time_course(
             f"too few cells per time point in adata.obs[{time_key!r}]: {described}{more}; at least "
             f"min_cells={min_cells} are needed at every time point"
         )
-    x = get_rep(adata, use_rep)
+    x = get_rep(adata, use_rep, keep_float64=keep_float64)
     return TimeCourse(
         x=x,
         t=t,

@@ -117,7 +117,7 @@ def fit(
             raise TypeError(f"{name} must be a string, not {type(value).__name__} {value!r}")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, not {progress!r}")
-    tc = time_course(adata, time_key, use_rep)
+    tc = time_course(adata, time_key, use_rep, keep_float64=True)  # the model centres in float64
     given = {"n_steps": n_steps, "batch_size": batch_size, "lr": lr, "ot_method": ot_method,
              "hidden_dims": None if hidden_dims is None else tuple(hidden_dims)}
     start = time.perf_counter()
