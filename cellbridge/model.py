@@ -36,7 +36,8 @@ DEFAULT_SIGMA_FRACTION = 0.25
 DEFAULT_CHECKPOINT_EVERY = 200
 #: Euler steps per (median) interval when simulating
 DEFAULT_STEPS_PER_INTERVAL = 100
-_FORMAT_VERSION = 1
+#: version of the saved format: 2 adds the SHA-256 of weights.pt to config.json (1 still loads, unverified)
+_FORMAT_VERSION = 2
 
 
 def rms_spread(x: np.ndarray) -> float:
@@ -210,7 +211,7 @@ class CellBridgeModel:
             :class:`cellbridge.methods.DSBMConfig`).
         sigma
             Diffusion coefficient in user units; None picks :func:`default_sigma`. A value more than 10x away
-        from the default is allowed, with a warning (usually a unit mistake).
+            from the default is allowed, with a warning (usually a unit mistake).
         device
             ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
         rng
@@ -221,9 +222,9 @@ class CellBridgeModel:
             Extra JSON-serialisable entries for the config (e.g. ``use_rep``, ``time_key``).
         num_threads
             Torch CPU threads during training, restored afterwards. None (default) chooses: 1 thread when a
-            step's work is below :data:`cellbridge._utils.THREADED_WORK` FLOPs (every default fit; more
+            step's work is below ``THREADED_WORK`` (``cellbridge._utils``) FLOPs (every default fit; more
             threads gain little there and collapse when another process holds a core), else as many as the
-            load average leaves idle, at most torch's setting (:func:`cellbridge._utils.auto_num_threads`;
+            load average leaves idle, at most torch's setting (``cellbridge._utils.auto_num_threads``;
             measurements in ``benchmarks/results/threads.md``). An integer forces that many.
         checkpoint_dir, checkpoint_every
             Write a checkpoint of the whole training state to ``checkpoint_dir`` every ``checkpoint_every``
@@ -398,24 +399,71 @@ class CellBridgeModel:
             time-reversed dynamics (DSBM's backward network; for [SF]2M the reversal ``-v + sigma^2/2 s``
             of its SDE, in reversed time).
         rng
-            Seed for the Brownian increments.
+            Seed (a non-negative int), NumPy generator or None for the Brownian increments.
 
         Returns
         -------
         np.ndarray
             States ``(len(t_eval), n, d)`` in user units.
+
+        Raises
+        ------
+        TypeError, ValueError
+            An argument of the wrong type or out of range (checked before any work; the message names it).
+        FloatingPointError
+            The states became NaN or infinite (checked at every time of ``t_eval``): the message says between
+            which times, rather than returning them.
+
+        Notes
+        -----
+        Times of ``t_eval`` more than 10% of the fitted span (last minus first time point) before the first
+        or after the last time point log a warning: the model extrapolates there, where no snapshot
+        constrained it.
         """
+        import numbers
+
+        if not isinstance(stochastic, (bool, np.bool_)):
+            raise TypeError(f"stochastic must be True or False, got {stochastic!r}")
+        stochastic = bool(stochastic)
+        if (isinstance(steps_per_interval, (bool, np.bool_)) or not isinstance(steps_per_interval, numbers.Integral)
+                or steps_per_interval < 1):
+            raise ValueError(f"steps_per_interval must be a positive integer, got {steps_per_interval!r}")
+        if not isinstance(method, str) or method not in ("euler", "heun", "rk4"):
+            raise ValueError(f"method (the ODE scheme) must be 'euler', 'heun' or 'rk4', got {method!r}")
+        if isinstance(rng, (bool, np.bool_)) or not (rng is None or isinstance(rng, (numbers.Integral, np.random.Generator))):
+            raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, not {type(rng).__name__}")
+        if isinstance(rng, numbers.Integral) and rng < 0:
+            raise ValueError(f"rng must be a non-negative seed, got {rng}")
+        try:
+            np.asarray(x0, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"x0 must be an array of numbers (n_cells, {self.dim}), got {type(x0).__name__}") from None
         x0 = np.asarray(x0, dtype=np.float64)  # centred in float64 below: a large offset survives
         if x0.ndim != 2 or x0.shape[1] != self.dim:
             raise ValueError(f"x0 must have shape (n_cells, {self.dim}), got {x0.shape}")
+        if not np.isfinite(x0).all():
+            raise ValueError(f"x0 holds NaN or infinite values in {int((~np.isfinite(x0)).any(axis=1).sum())} of "
+                             f"{len(x0)} cells")
         self._check_direction(direction, stochastic)
-        t_eval = np.asarray(t_eval, dtype=np.float64)
+        try:
+            t_eval = np.asarray(t_eval, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"t_eval must be a sequence of numbers (times), got {t_eval!r}") from None
         if t_eval.ndim != 1 or len(t_eval) < 1:
             raise ValueError("t_eval must be a non-empty sequence of times")
+        if not np.isfinite(t_eval).all():
+            raise ValueError(f"t_eval holds NaN or infinite times: {t_eval.tolist()}")
         if direction == "forward" and np.any(np.diff(t_eval) < 0):
             raise ValueError("t_eval must be increasing to simulate forward")
         if direction == "backward" and np.any(np.diff(t_eval) > 0):
             raise ValueError("t_eval must be decreasing to simulate backward")
+        tp = self.time_points
+        margin = 0.1 * (tp[-1] - tp[0])  # documented above: 10% of the fitted span
+        outside = t_eval[(t_eval < tp[0] - margin) | (t_eval > tp[-1] + margin)]
+        if outside.size:
+            logger.warning(f"simulating at t={', '.join(f'{v:g}' for v in outside)}, beyond the fitted time range "
+                           f"[{tp[0]:g}, {tp[-1]:g}] by more than 10% of its span: the model extrapolates there, "
+                           "where no snapshot constrained it")
         n = self.normalization
         dt = float(np.median(np.diff(n.t_to(self.time_points)))) / steps_per_interval
         dev = self.device
@@ -428,53 +476,211 @@ class CellBridgeModel:
             drift = lambda t, x: -travel(t, x)  # noqa: E731
         path = integrate(drift, x, n.t_to(t_eval), dt=dt, sigma=sigma,
                          method="euler" if stochastic else method, generator=gen)
-        return n.x_from(path.cpu().numpy())
+        states = n.x_from(path.cpu().numpy())
+        broken = ~np.isfinite(states).reshape(len(t_eval), -1).all(axis=1)  # one check per output time
+        if broken.any():
+            k = int(np.argmax(broken))
+            when = f"between t={t_eval[k - 1]:g} and t={t_eval[k]:g}" if k else f"at t={t_eval[0]:g}"
+            n_bad = int((~np.isfinite(states[k])).any(axis=1).sum())
+            raise FloatingPointError(
+                f"the simulated states became NaN or infinite {when} ({n_bad} of {len(x0)} cells): the drift "
+                f"diverged; try more steps_per_interval (now {steps_per_interval}), times within the fitted range "
+                f"[{tp[0]:g}, {tp[-1]:g}], or check the model's weights")
+        return states
 
     # -- persistence --------------------------------------------------------------------------------------
     def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
-        """Write ``config.json`` (settings, normalisation, loss history) and ``weights.pt`` (state dicts)."""
+        """Write ``config.json`` (settings, normalisation, loss history, the SHA-256 of the weights) and
+        ``weights.pt`` (state dicts).
+
+        Both files are written under temporary names and then renamed, so that a failure leaves no
+        half-written model behind; :meth:`load` checks ``weights.pt`` against the recorded SHA-256 (format
+        version 2), so a model whose files do not belong together is refused rather than loaded.
+        """
+        import hashlib
+
         path = Path(directory)
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"{path} exists and is not a directory")
         if path.exists() and any(path.iterdir()) and not overwrite:
             raise FileExistsError(f"{path} exists and is not empty; pass overwrite=True to replace it")
-        path.mkdir(parents=True, exist_ok=True)
         history = {k: (np.asarray(v).tolist() if np.ndim(v) else float(v)) for k, v in self.history.items()}
-        payload = {"config": self.config, "normalization": self.normalization.to_dict(), "history": history}
+        config = {**self.config, "format_version": _FORMAT_VERSION}  # a model loaded from format 1 is written as 2
+        states = {k: {n: p.detach().cpu() for n, p in v.state_dict().items()} for k, v in self.networks.items()}
+        path.mkdir(parents=True, exist_ok=True)
         # write to temporary names first, so that a failure leaves no half-written model behind
         tmp_json, tmp_pt = path / "config.json.tmp", path / "weights.pt.tmp"
-        tmp_json.write_text(json.dumps(payload, indent=1))
-        torch.save({k: {n: p.detach().cpu() for n, p in v.state_dict().items()} for k, v in self.networks.items()}, tmp_pt)
-        tmp_json.replace(path / "config.json")
-        tmp_pt.replace(path / "weights.pt")
+        try:
+            torch.save(states, tmp_pt)
+            with open(tmp_pt, "rb") as f:
+                digest = hashlib.file_digest(f, "sha256").hexdigest()
+            payload = {"config": config, "normalization": self.normalization.to_dict(), "history": history,
+                       "weights_sha256": digest}
+            tmp_json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+            # a crash between the two renames leaves weights and a config whose checksum disagree: load refuses them
+            tmp_pt.replace(path / "weights.pt")
+            tmp_json.replace(path / "config.json")
+        except BaseException:
+            for tmp in (tmp_json, tmp_pt):
+                tmp.unlink(missing_ok=True)
+            raise
         logger.info(f"saved model to {path}")
         return path
 
     @classmethod
     def load(cls, directory: str | Path, *, device: str | torch.device = "cpu") -> "CellBridgeModel":
-        """Load a model written by :meth:`save` (weights read with ``weights_only=True``)."""
+        """Load a model written by :meth:`save`, after checking that it is whole and consistent.
+
+        Before anything is built, ``config.json`` is validated: the required fields and their types (a
+        registered ``method``, ``dim`` a positive integer, ``sigma`` a positive finite number,
+        ``time_points`` a non-empty strictly increasing list of finite numbers), the normalisation
+        (``center`` of length ``dim``, ``scale`` and ``t_span`` positive and finite, consistent with the
+        time points) and each network's config (its input dimension ``dim``). Then ``weights.pt`` is
+        checked against the SHA-256 that :meth:`save` recorded (models saved in format 1 carry none: they
+        load unverified, with an info message), read with ``weights_only=True``, and every network's
+        weights must fit the network its config describes exactly and be finite.
+
+        Raises
+        ------
+        FileNotFoundError
+            ``directory`` lacks ``config.json`` or ``weights.pt``.
+        ValueError
+            Anything else is wrong; the message names the file and the problem.
+        """
+        import hashlib
+        import math
+        import numbers
+
         path = Path(directory)
-        if not (path / "config.json").is_file() or not (path / "weights.pt").is_file():
+        cfg_file, weights_file = path / "config.json", path / "weights.pt"
+        if not cfg_file.is_file() or not weights_file.is_file():
             raise FileNotFoundError(f"{path} does not hold a saved cellbridge model (config.json and weights.pt)")
-        payload = json.loads((path / "config.json").read_text())
-        config = payload["config"]
-        if config.get("format_version", 0) > _FORMAT_VERSION:
-            raise ValueError(f"model format {config['format_version']} is newer than this cellbridge understands")
+
+        def bad(problem: str, file: Path = cfg_file) -> ValueError:
+            return ValueError(f"{file}: {problem}")
+
+        def is_int(v) -> bool:
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+        def is_finite(v) -> bool:
+            return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+        # -- config.json: read and validated before anything is built
         try:
-            method_cls = get_method(config.get("method"))
+            payload = json.loads(cfg_file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise bad(f"is not valid JSON ({err})") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("config"), dict):
+            raise bad("holds no 'config' object: not a config written by CellBridgeModel.save")
+        config = payload["config"]
+        version = config.get("format_version", 1)  # the earliest saves recorded none
+        if not is_int(version) or version < 1:
+            raise bad(f"format_version must be a positive integer, got {version!r}")
+        if version > _FORMAT_VERSION:
+            raise bad(f"model format {version} is newer than this cellbridge understands (at most {_FORMAT_VERSION}); "
+                      "upgrade cellbridge to load it")
+        missing = [k for k in ("method", "dim", "sigma", "time_points") if k not in config]
+        if missing:
+            raise bad(f"the config lacks the required field(s) {', '.join(map(repr, missing))}")
+        if not isinstance(config["method"], str):
+            raise bad(f"method must be the name of a registered method, got {config['method']!r}")
+        try:
+            method_cls = get_method(config["method"])
         except ValueError as err:
-            raise ValueError(f"{path} holds a model of method {config.get('method')!r}, which this cellbridge does "
-                             f"not know ({err})") from None
-        states = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+            raise bad(f"holds a model of method {config['method']!r}, which this cellbridge does not know ({err})") from None
+        dim = config["dim"]
+        if not is_int(dim) or dim < 1:
+            raise bad(f"dim must be a positive integer, got {dim!r}")
+        if not is_finite(config["sigma"]) or not config["sigma"] > 0:
+            raise bad(f"sigma must be a positive finite number, got {config['sigma']!r}")
+        tp = config["time_points"]
+        if not isinstance(tp, list) or not tp:
+            raise bad(f"time_points must be a non-empty list of numbers, got {tp!r}")
+        if not all(is_finite(v) for v in tp):
+            raise bad(f"time_points must hold finite numbers only, got {tp!r}")
+        if any(b <= a for a, b in zip(tp, tp[1:])):
+            raise bad(f"time_points must be strictly increasing, got {tp!r}")
+        directions = config.get("directions", ["forward", "backward"])
+        if (not isinstance(directions, list) or not directions
+                or not all(isinstance(d, str) and d in ("forward", "backward") for d in directions)):
+            raise bad(f"directions must be a non-empty list of 'forward' and/or 'backward', got {directions!r}")
+        norm = payload.get("normalization")
+        if not isinstance(norm, dict):
+            raise bad("holds no 'normalization' object")
+        missing = [k for k in ("center", "scale", "t_origin", "t_span") if k not in norm]
+        if missing:
+            raise bad(f"the normalization lacks the field(s) {', '.join(map(repr, missing))}")
+        center = norm["center"]
+        if not isinstance(center, list) or len(center) != dim or not all(is_finite(v) for v in center):
+            size = len(center) if isinstance(center, list) else type(center).__name__
+            raise bad(f"dim is {dim}, but the normalization's center holds {size} numbers (it must hold {dim} finite ones)")
+        for key in ("scale", "t_span"):
+            if not is_finite(norm[key]) or not norm[key] > 0:
+                raise bad(f"the normalization's {key} must be a positive finite number, got {norm[key]!r}")
+        if not is_finite(norm["t_origin"]):
+            raise bad(f"the normalization's t_origin must be a finite number, got {norm['t_origin']!r}")
+        if len(tp) > 1 and not (math.isclose(norm["t_origin"], tp[0], rel_tol=1e-9, abs_tol=1e-12 * norm["t_span"])
+                                and math.isclose(norm["t_span"], tp[-1] - tp[0], rel_tol=1e-9)):
+            raise bad(f"the normalization (t_origin {norm['t_origin']!r}, t_span {norm['t_span']!r}) does not match "
+                      f"time_points {tp!r}")
+        net_cfgs = config.get("networks")
+        if net_cfgs is None:  # older saves hold one "network" config shared by all
+            net_cfgs = {name: config.get("network") for name in method_cls.networks}
+        if not isinstance(net_cfgs, dict):
+            raise bad(f"networks must map network names to configs, got {type(net_cfgs).__name__}")
+        for name in method_cls.networks:
+            net_cfg = net_cfgs.get(name)
+            if not isinstance(net_cfg, dict):
+                raise bad(f"holds no config of network {name!r}, which method {config['method']!r} needs")
+            if net_cfg.get("dim") != dim or not is_int(net_cfg.get("dim")):
+                raise bad(f"network {name!r} takes states of dimension {net_cfg.get('dim')!r}, but dim is {dim}")
+            out_dim = net_cfg.get("out_dim", dim)
+            if not is_int(out_dim) or out_dim < 1 or (name == method_cls.drift_network and out_dim != dim):
+                raise bad(f"network {name!r} has out_dim {out_dim!r}, but dim is {dim}")
+        history = payload.get("history", {})
+        if not isinstance(history, dict):
+            raise bad(f"history must be an object, got {type(history).__name__}")
+
+        # -- weights.pt: checksum, then read (weights only), then fitted to the networks the config describes
+        if version >= 2:
+            recorded = payload.get("weights_sha256")
+            if not isinstance(recorded, str) or len(recorded) != 64:
+                raise bad(f"records no valid SHA-256 of weights.pt (format {version} requires 'weights_sha256')")
+            with open(weights_file, "rb") as f:
+                actual = hashlib.file_digest(f, "sha256").hexdigest()
+            if actual != recorded.lower():
+                raise bad(f"its SHA-256 ({actual[:16]}...) is not the one config.json records ({recorded[:16]}...): "
+                          "the file is corrupted or truncated, or it is not the one saved with this config", weights_file)
+        else:
+            logger.info(f"{path} was saved in model format {version}, without a checksum: weights.pt is loaded unverified")
+        try:
+            states = torch.load(weights_file, map_location="cpu", weights_only=True)
+        except Exception as err:  # torch raises pickle, zip, EOF and runtime errors for a damaged file
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise bad(f"cannot be read as saved weights ({type(err).__name__}: {first})", weights_file) from None
+        if not isinstance(states, dict) or not all(isinstance(s, dict) for s in states.values()):
+            raise bad("does not hold one state dict per network", weights_file)
         if set(states) != set(method_cls.networks):
-            raise ValueError(f"{path}/weights.pt holds networks {sorted(states)}, expected "
-                             f"{sorted(method_cls.networks)} for method {config['method']!r}")
+            raise bad(f"holds networks {sorted(states)}, expected {sorted(method_cls.networks)} for method "
+                      f"{config['method']!r}", weights_file)
         networks = {}
-        for name, state in states.items():
-            # each network's own config (older saves hold one "network" config shared by all)
-            net = build_network(config.get("networks", {}).get(name, config["network"]))
-            net.load_state_dict(state)
+        for name in method_cls.networks:
+            state = states[name]
+            try:
+                net = build_network(net_cfgs[name])
+            except (TypeError, KeyError, ValueError) as err:
+                raise bad(f"the config of network {name!r} does not describe a network ({type(err).__name__}: {err})") from None
+            try:
+                net.load_state_dict(state, strict=True)
+            except RuntimeError as err:
+                raise bad(f"the weights of network {name!r} do not fit the network config.json describes ({err})",
+                          weights_file) from None
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.is_floating_point() and not torch.isfinite(value).all():
+                    raise bad(f"network {name!r} holds NaN or infinite weights ({key})", weights_file)
             networks[name] = net
-        history = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in payload.get("history", {}).items()}
-        model = cls(config, networks, Normalization.from_dict(payload["normalization"]), history)
+        history = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in history.items()}
+        model = cls(config, networks, Normalization.from_dict(norm), history)
         return model.to(device)
 
 
