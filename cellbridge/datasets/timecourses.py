@@ -1,7 +1,7 @@
 """Public single-cell time courses as AnnData, read from local copies or downloaded and verified.
 
 No data file ships with cellbridge. Each loader resolves its file through
-:func:`cellbridge.datasets._fetch.fetch`: ``path=`` (an explicit file) wins; otherwise the file is looked
+``cellbridge.datasets._fetch.fetch``: ``path=`` (an explicit file) wins; otherwise the file is looked
 up at its registry path (e.g. ``timecourse/tigon/EMT.npy``) under ``data_dir=`` or
 ``$CELLBRIDGE_DATA_DIR``, then in the cache (``$CELLBRIDGE_CACHE`` or ``~/.cache/cellbridge``), and
 finally downloaded into the cache when ``download=True``. Files are checked against their SHA-256

@@ -6,7 +6,7 @@ anything that differences consecutive snapshots (OT-matched velocities, bridges)
 couplings to the neighbouring snapshots say which way each cell is heading: match snapshot k to k-1 and
 to k+1 by exact OT, take each cell's barycentric images ``p_i`` (in k-1) and ``n_i`` (in k+1), and measure
 how far the cell lies along its own direction of motion ``u_i = (n_i - p_i) / |n_i - p_i|`` from the
-snapshot's mean,
+snapshot's mean::
 
     progress_i = <x_i - mean_k(x), u_i>,
 

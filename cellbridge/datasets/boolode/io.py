@@ -1,6 +1,6 @@
 """Readers of BoolODE's files: rule tables, initial conditions (``*_ics.txt``) and interaction strengths
 (``*_strengths.txt``); and :func:`as_model`, which turns any of the accepted forms of rules into a
-:class:`~cellbridge.datasets.boolode.BooleanModel`.
+:class:`~cellbridge.datasets.BooleanModel`.
 """
 
 from __future__ import annotations
@@ -149,14 +149,14 @@ def load_boolode_model(
 
 
 def as_model(rules: RulesLike) -> BooleanModel:
-    """The :class:`~cellbridge.datasets.boolode.BooleanModel` of ``rules``.
+    """The :class:`~cellbridge.datasets.BooleanModel` of ``rules``.
 
     Parameters
     ----------
     rules
-        A :class:`~cellbridge.datasets.boolode.BooleanModel` (returned as is); a path to a rule table
+        A :class:`~cellbridge.datasets.BooleanModel` (returned as is); a path to a rule table
         (read by :func:`load_boolode_model`, with its ``*_ics.txt`` and ``*_strengths.txt`` when present);
-        or rules as :meth:`~cellbridge.datasets.boolode.BooleanModel.from_rules` takes them.
+        or rules as :meth:`~cellbridge.datasets.BooleanModel.from_rules` takes them.
 
     Returns
     -------
