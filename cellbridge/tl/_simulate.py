@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
@@ -26,6 +28,49 @@ def _gene_space(adata: AnnData, states: np.ndarray) -> np.ndarray | None:
     X = adata.X
     mean = np.asarray(X.mean(axis=0) if sp.issparse(X) else np.mean(X, axis=0), dtype=np.float32).ravel()
     return mean + states @ loadings.T
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_arguments(adata, model, from_time, to_time, t_eval, n_cells, stochastic, steps_per_interval,
+                     direction, rng) -> None:
+    """Type and range of every argument of :func:`simulate`, each error naming its argument."""
+    if not isinstance(adata, AnnData):
+        raise TypeError(f"adata must be an AnnData, not {type(adata).__name__}")
+    if not isinstance(model, CellBridgeModel):
+        raise TypeError("model must be a fitted cellbridge.CellBridgeModel (from cellbridge.tl.fit or "
+                        f"cellbridge.load), not {type(model).__name__}")
+    for name, value in (("from_time", from_time), ("to_time", to_time)):
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, a time label such as 'day2', or None, got {value!r}")
+    if t_eval is not None:
+        try:
+            times = np.asarray(t_eval, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"t_eval must be a sequence of numbers (times), got {t_eval!r}") from None
+        if times.ndim != 1 or times.size == 0:
+            raise ValueError(f"t_eval must be a non-empty sequence of times, got {t_eval!r}")
+        if not np.isfinite(times).all():
+            raise ValueError(f"t_eval holds NaN or infinite times: {times.tolist()}")
+    if n_cells is not None:
+        if not _is_int(n_cells):
+            raise ValueError(f"n_cells must be a positive integer or None, got {n_cells!r}")
+        if n_cells < 1:
+            raise ValueError(f"n_cells must be positive, got {n_cells}")
+    if not isinstance(stochastic, (bool, np.bool_)):
+        raise TypeError(f"stochastic must be True or False, got {stochastic!r}")
+    if not _is_int(steps_per_interval) or steps_per_interval < 1:
+        raise ValueError(f"steps_per_interval must be a positive integer, got {steps_per_interval!r}")
+    if not isinstance(direction, str) or direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward', not {direction!r}")
+    if isinstance(rng, (bool, np.bool_)) or not (rng is None or isinstance(rng, (numbers.Integral, np.random.Generator))):
+        raise TypeError(f"rng must be an int seed, a numpy.random.Generator or None, not {type(rng).__name__}")
+    if _is_int(rng) and rng < 0:
+        raise ValueError(f"rng must be a non-negative seed, got {rng}")
 
 
 def simulate(
@@ -71,7 +116,8 @@ def simulate(
     direction
         ``"forward"`` or ``"backward"`` in time.
     rng
-        Seed for the choice of starting cells and the Brownian increments.
+        Seed (a non-negative int), NumPy generator or None for the choice of starting cells and the Brownian
+        increments.
 
     Returns
     -------
@@ -81,7 +127,22 @@ def simulate(
         ``trajectory``, ``source_cell`` (the starting cell's name) and ``source_time``; ``obsm[use_rep]``
         the states; ``X`` gene-space values through the PCA loadings when ``use_rep`` is ``"X_pca"`` and
         ``adata.varm["PCs"]`` exists (empty otherwise); ``uns["cellbridge_simulation"]`` the settings.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type or out of range, checked before anything is computed (the message
+        names the argument); ``adata`` is never modified.
+    FloatingPointError
+        The simulated states became NaN or infinite (see :meth:`cellbridge.CellBridgeModel.simulate`).
+
+    Notes
+    -----
+    Simulating more than 10% of the fitted span before the model's first or after its last time point logs
+    a warning: the model extrapolates there.
     """
+    _check_arguments(adata, model, from_time, to_time, t_eval, n_cells, stochastic, steps_per_interval,
+                     direction, rng)
     use_rep, time_key = model.use_rep, model.time_key
     if use_rep is None or time_key is None:
         raise ValueError("the model does not record use_rep/time_key; fit it with cellbridge.tl.fit")
@@ -97,8 +158,6 @@ def simulate(
             return float(parse_time(pd.Series([value]), name=what)[0])
         return float(value)
 
-    if direction not in ("forward", "backward"):
-        raise ValueError(f"direction must be 'forward' or 'backward', not {direction!r}")
     if direction not in model.directions:
         raise ValueError(f"this {model.method} model cannot simulate {direction}: it trained only {list(model.directions)}")
     forward = direction == "forward"
@@ -130,8 +189,6 @@ def simulate(
     start_idx = np.flatnonzero(np.isclose(times, from_time))
     gen = as_numpy_rng(rng)
     if n_cells is not None:
-        if n_cells < 1:
-            raise ValueError("n_cells must be positive")
         start_idx = gen.choice(start_idx, n_cells, replace=n_cells > len(start_idx))
     seed = int(gen.integers(2**31))
     states = model.simulate(x_all[start_idx], t_eval, stochastic=stochastic, steps_per_interval=steps_per_interval,
