@@ -8,6 +8,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import datasets, evaluation, metrics, pl, pp, tl
+from ._settings import settings
 from .model import CellBridgeModel, load
 
 try:
@@ -15,4 +16,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.1.0"
 
-__all__ = ["pp", "tl", "pl", "datasets", "evaluation", "metrics", "CellBridgeModel", "load", "__version__"]
+__all__ = ["pp", "tl", "pl", "datasets", "evaluation", "metrics", "CellBridgeModel", "load", "settings", "__version__"]
