@@ -29,3 +29,22 @@ def cb_log():
         yield handler.records
     finally:
         logger.removeHandler(handler)
+
+
+@pytest.fixture
+def cb_messages():
+    """``(level, message)`` of everything the ``cellbridge`` logger says at info level and above, whatever
+    the verbosity settings (for tests of what a call reports, not of the verbosity itself)."""
+    handler, messages = logging.Handler(), []
+    handler.emit = lambda record: messages.append((record.levelno, record.getMessage()))
+    logger = logging.getLogger("cellbridge")
+    level, filters = logger.level, list(logger.filters)
+    logger.setLevel(logging.INFO)
+    logger.filters.clear()
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.filters[:] = filters

@@ -1,8 +1,6 @@
 """The default thread count: 1 for ordinary fits (the demo's among them), whatever torch's default, so a
 fit cannot collapse when another process holds a core; more only for large steps on idle cores."""
 
-import contextlib
-import logging
 import re
 
 import numpy as np
@@ -14,23 +12,6 @@ from cellbridge._utils import THREADED_WORK, auto_num_threads
 from cellbridge.methods import SF2M, SF2MConfig
 
 
-@contextlib.contextmanager
-def _messages():
-    logger, messages = logging.getLogger("cellbridge"), []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    level, filters = logger.level, list(logger.filters)
-    logger.setLevel(logging.INFO)
-    logger.filters.clear()
-    logger.addHandler(handler)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.filters[:] = filters
-
-
 @pytest.fixture
 def two_torch_threads():
     before = torch.get_num_threads()
@@ -39,16 +20,15 @@ def two_torch_threads():
     torch.set_num_threads(before)
 
 
-def test_the_demo_fit_trains_on_one_thread_whatever_torchs_default(two_torch_threads):
+def test_the_demo_fit_trains_on_one_thread_whatever_torchs_default(two_torch_threads, cb_messages):
     adata = cb.datasets.bifurcation(rng=0)  # the demo's data; tl.fit's defaults are the demo's settings
-    with _messages() as logged:
-        cb.tl.fit(adata, "day", n_steps=5, progress=False, device="cpu")
-    used = [int(m) for line in logged for m in re.findall(r"training on cpu \((\d+) threads?\)", line)]
+    cb.tl.fit(adata, "day", n_steps=5, progress=False, device="cpu")
+    used = [int(m) for _, line in cb_messages for m in re.findall(r"training on cpu \((\d+) threads?\)", line)]
     assert used == [1]
     assert torch.get_num_threads() == 2  # restored afterwards
-    with _messages() as logged:
-        cb.tl.fit(adata, "day", n_steps=5, progress=False, device="cpu", num_threads=2)
-    assert any("(2 threads)" in line for line in logged)  # an explicit count is obeyed
+    cb_messages.clear()
+    cb.tl.fit(adata, "day", n_steps=5, progress=False, device="cpu", num_threads=2)
+    assert any("(2 threads)" in line for _, line in cb_messages)  # an explicit count is obeyed
 
 
 def test_the_rule_uses_threads_only_for_large_steps(two_torch_threads):

@@ -1,9 +1,7 @@
 """Checkpoints: a fit killed by SIGKILL and resumed ends bit for bit where an uninterrupted fit ends; a
 checkpoint of another fit is refused."""
 
-import contextlib
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -43,24 +41,6 @@ def course(n=150, seed=0):
     return x.astype(np.float32), np.repeat(np.arange(4.0), n)
 
 
-@contextlib.contextmanager
-def _messages():
-    """The package logger's messages at info level, whatever its verbosity settings."""
-    logger, messages = logging.getLogger("cellbridge"), []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append(record.getMessage())
-    level, filters = logger.level, list(logger.filters)
-    logger.setLevel(logging.INFO)
-    logger.filters.clear()
-    logger.addHandler(handler)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.filters[:] = filters
-
-
 def _fit(kwargs, **extra):
     x, t = course()
     return CellBridgeModel.fit(x, t, rng=7, device="cpu", num_threads=1, progress=False, **kwargs, **extra)
@@ -73,7 +53,7 @@ def _same_weights(a, b):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
-def test_killed_and_resumed_fit_equals_an_uninterrupted_one(case, tmp_path):
+def test_killed_and_resumed_fit_equals_an_uninterrupted_one(case, tmp_path, cb_messages):
     kwargs = CASES[case]
     ckpt = tmp_path / "ckpt"
     script = SCRIPT.format(tests=os.path.dirname(os.path.dirname(__file__)))
@@ -89,9 +69,8 @@ def test_killed_and_resumed_fit_equals_an_uninterrupted_one(case, tmp_path):
     finally:
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    with _messages() as logged:
-        resumed = _fit(kwargs, checkpoint_dir=ckpt)
-    assert any("resuming from the checkpoint" in m for m in logged), "the second fit did not resume"
+    resumed = _fit(kwargs, checkpoint_dir=ckpt)
+    assert any("resuming from the checkpoint" in m for _, m in cb_messages), "the second fit did not resume"
     uninterrupted = _fit({k: v for k, v in kwargs.items() if k != "checkpoint_every"})
     assert _same_weights(resumed, uninterrupted)
     np.testing.assert_array_equal(resumed.history["loss"], uninterrupted.history["loss"])

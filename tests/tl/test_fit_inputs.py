@@ -1,7 +1,6 @@
 """Bad input to cb.tl.fit fails at the top of the call with a message naming the argument, and leaves the
 AnnData as it was; suspicious input is allowed with a warning or adjusted with a log line."""
 
-import contextlib
 import logging
 
 import anndata as ad
@@ -12,23 +11,6 @@ import pytest
 import cellbridge as cb
 
 FAST = dict(n_steps=20, batch_size=16, hidden_dims=(8, 8), num_threads=1, progress=False, device="cpu")
-
-
-@contextlib.contextmanager
-def _messages():
-    logger, messages = logging.getLogger("cellbridge"), []
-    handler = logging.Handler()
-    handler.emit = lambda record: messages.append((record.levelno, record.getMessage()))
-    level, filters = logger.level, list(logger.filters)
-    logger.setLevel(logging.INFO)
-    logger.filters.clear()
-    logger.addHandler(handler)
-    try:
-        yield messages
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        logger.filters[:] = filters
 
 
 def _course(n=20, offset=0.0, spread=1.0, seed=0):
@@ -66,24 +48,22 @@ def test_bad_arguments_name_themselves_and_write_nothing(bad, error, name):
     assert _snapshot(adata) == before
 
 
-def test_a_batch_larger_than_every_time_point_is_capped_with_a_log_line():
+def test_a_batch_larger_than_every_time_point_is_capped_with_a_log_line(cb_messages):
     adata = _course(n=20)
-    with _messages() as logged:
-        cb.tl.fit(adata, "day", **{**FAST, "batch_size": 10_000})
+    cb.tl.fit(adata, "day", **{**FAST, "batch_size": 10_000})
     assert adata.uns["cellbridge"]["params"]["batch_size"] == 20
-    assert any("batch_size=10000" in m and "batch_size=20" in m for _, m in logged)
+    assert any("batch_size=10000" in m and "batch_size=20" in m for _, m in cb_messages)
 
 
-def test_a_sigma_far_from_the_default_warns():
+def test_a_sigma_far_from_the_default_warns(cb_messages):
     adata = _course()
     default = cb.model.default_sigma(adata.obsm["X_pca"], adata.obs["day"].to_numpy())
-    with _messages() as logged:
-        cb.tl.fit(adata, "day", sigma=100 * default, **FAST)
-    warnings = [m for level, m in logged if level == logging.WARNING]
+    cb.tl.fit(adata, "day", sigma=100 * default, **FAST)
+    warnings = [m for level, m in cb_messages if level == logging.WARNING]
     assert any("sigma=" in m and "default" in m for m in warnings)
-    with _messages() as logged:
-        cb.tl.fit(adata, "day", sigma=2 * default, **FAST)
-    assert not [m for level, m in logged if level == logging.WARNING and "sigma=" in m]
+    cb_messages.clear()
+    cb.tl.fit(adata, "day", sigma=2 * default, **FAST)
+    assert not [m for level, m in cb_messages if level == logging.WARNING and "sigma=" in m]
 
 
 def test_a_large_common_offset_keeps_the_spread():
