@@ -9,7 +9,7 @@ on the demo's data (``cb.datasets.bifurcation()``, the demo's settings) and a la
 Run from the repository root::
 
     python benchmarks/threads.py                  # writes benchmarks/results/threads.md
-    python benchmarks/threads.py --steps 200 --repeats 3
+    python benchmarks/threads.py --steps 200 --large-steps 10 --repeats 3
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def _time(which: str, steps: int, threads: str) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--steps", type=int, default=300, help="training steps of the demo's fit")
+    p.add_argument("--large-steps", type=int, default=20, help="training steps of the large fit")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--before", default=str(os.cpu_count()), help="threads of the 'before' rows (torch's default)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "threads.md")
@@ -76,9 +77,10 @@ def main() -> int:
                 s.start()
             try:
                 times = {"before": [], "after": []}
+                steps = args.steps if which == "demo" else args.large_steps
                 for _ in range(args.repeats):  # interleaved
-                    times["before"].append(_time(which, args.steps, args.before))
-                    times["after"].append(_time(which, args.steps, "default"))
+                    times["before"].append(_time(which, steps, args.before))
+                    times["after"].append(_time(which, steps, "default"))
             finally:
                 stop.set()
                 for s in spinners:
@@ -90,14 +92,16 @@ def main() -> int:
     lines = [
         "# Default thread count: fits with the other cores idle and busy",
         "",
-        f"- Command: `python benchmarks/threads.py --steps {args.steps} --repeats {args.repeats}`",
+        f"- Command: `python benchmarks/threads.py --steps {args.steps} --large-steps {args.large_steps} "
+        f"--repeats {args.repeats}`",
         f"- Machine: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}; "
         f"{time.strftime('%Y-%m-%d')}. Busy: a busy-looping process on each other core.",
         f"- before: `num_threads={args.before}` (torch's default, every core); after: cellbridge's default "
         "(`num_threads=None`: 1 thread below `cellbridge._utils.THREADED_WORK` FLOPs per step, else the idle "
         "cores by the load average).",
         "- demo: `cb.datasets.bifurcation()` with `cb.tl.fit` defaults (the demo's fit); large: 3 x 5000 cells in "
-        "50-D, batch 4096. Seconds for the steps after a 3-step warm-up, median of the repeats (interleaved).",
+        f"50-D, batch 4096. Seconds for {args.steps} (demo) / {args.large_steps} (large) steps after a 3-step "
+        "warm-up, median of the repeats (interleaved).",
         "",
         "| fit | other cores | before (s) | after (s) | after / before | busy / idle, after |",
         "|---|---|---|---|---|---|",
