@@ -51,9 +51,12 @@ class SF2MConfig(MethodConfig):
     Attributes
     ----------
     n_freqs
-        Fourier time features of the flow and score networks. 4 (default) fits the Gaussian closed form
-        better than time appended as it is (``n_freqs=0``, the peers' networks), but lets the field change
-        faster in time than sparse snapshots constrain it (measurements: ``benchmarks/results/defaults.md``).
+        Fourier time features of the flow and score networks. None (default) picks 0 (time appended as it
+        is, as the peers' networks do) for the default drift: chosen by the leave-one-out benchmark over the
+        four visible time courses, where Fourier features let the field change faster in time than sparse
+        snapshots constrain it (``benchmarks/results/leave_one_out.md``); and 4 for ``drift="ngm"``, the
+        setting of its gene-network benchmark (``benchmarks/results/grn.md``). Fourier features fit the
+        Gaussian closed form better (``benchmarks/results/defaults.md``).
     ot_method
         ``"entropic"`` (the Schrodinger bridge coupling, default), ``"exact"`` (sigma -> 0 limit, POT on the
         host) or ``"independent"`` (no OT).
@@ -85,7 +88,7 @@ class SF2MConfig(MethodConfig):
         :func:`cellbridge.paths.hermite_path`): where a chain turns back in a coordinate (noisy couplings,
         branching cells) it stays between the nodes instead of overshooting them, at the price of flattening
         true extrema that fall between time points. None (default) picks ``"pchip"`` for the default drift
-        (it bridges held-out time points of branching data best: ``benchmarks/results/leave_one_out.md``)
+        (it bridges held-out time points of branching data best: ``benchmarks/results/defaults.md``)
         and ``"spline"`` for ``drift="ngm"`` (it keeps oscillating genes: ``benchmarks/results/grn.md``).
         ``spline_tension`` applies to ``"spline"`` only. With two time points all three are the same
         straight bridge, trained by the same code.
@@ -120,6 +123,7 @@ class SF2MConfig(MethodConfig):
     """
 
     n_steps: int = 2000
+    n_freqs: int | None = None
     ot_eps_rel: float | None = None
     ot_tol: float = 5e-2
     ot_max_iter: int = 300
@@ -142,8 +146,11 @@ class SF2MConfig(MethodConfig):
     TUPLE_FIELDS: ClassVar[tuple[str, ...]] = ("hidden_dims", "ngm_hidden_dims")
 
     def __post_init__(self) -> None:
-        if self.path is None:  # the measured best per use: see the ``path`` notes above
+        # the measured best per use: see the ``path`` and ``n_freqs`` notes above
+        if self.path is None:
             self.path = "spline" if self.drift == "ngm" else "pchip"
+        if self.n_freqs is None:
+            self.n_freqs = 4 if self.drift == "ngm" else 0
 
     def validate(self) -> None:
         """Raise ValueError on settings that cannot work."""
