@@ -27,3 +27,8 @@ DEFAULT_GRN_KEY = "cellbridge_grn"
 #: ``obs`` columns that :func:`cellbridge.pp.refine_time` writes: refined time and within-snapshot progress
 TIME_REFINED = "cellbridge_time_refined"
 PROGRESS = "cellbridge_progress"
+#: default ``key_added`` of :func:`cellbridge.tl.velocity`: the gene-space velocity in ``layers[key]``, the
+#: representation's in ``obsm[f"{key}_{basis}"]`` (``basis``: ``use_rep`` without ``X_``, e.g. ``velocity_pca``)
+DEFAULT_VELOCITY_KEY = "velocity"
+#: suffix of the ``uns`` key of :func:`cellbridge.tl.velocity`'s settings (``uns["velocity_params"]``)
+VELOCITY_PARAMS_SUFFIX = "_params"

@@ -18,12 +18,21 @@ from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
 from ._uns import h5ad_safe
 
 
-def _gene_space(adata: AnnData, states: np.ndarray) -> np.ndarray | None:
-    """Map PCA states to genes with scanpy's loadings: ``mean + Z @ PCs.T``; None without loadings."""
+def _pca_loadings(adata: AnnData, n_comps: int) -> np.ndarray | None:
+    """scanpy's PCA loadings ``varm["PCs"]`` (genes x components) as float32, or None when they are missing
+    or have other than ``n_comps`` columns. States map to genes as ``Z @ loadings.T`` (plus the gene means)."""
     if keys.PCA_LOADINGS not in adata.varm:
         return None
     loadings = np.asarray(adata.varm[keys.PCA_LOADINGS], dtype=np.float32)
-    if loadings.shape[1] != states.shape[1]:
+    if loadings.shape[1] != n_comps:
+        return None
+    return loadings
+
+
+def _gene_space(adata: AnnData, states: np.ndarray) -> np.ndarray | None:
+    """Map PCA states to genes with scanpy's loadings: ``mean + Z @ PCs.T``; None without loadings."""
+    loadings = _pca_loadings(adata, states.shape[1])
+    if loadings is None:
         return None
     X = adata.X
     mean = np.asarray(X.mean(axis=0) if sp.issparse(X) else np.mean(X, axis=0), dtype=np.float32).ravel()

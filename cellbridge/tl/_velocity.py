@@ -1,0 +1,173 @@
+"""``cb.tl.velocity``: a fitted model's drift at every cell, in scVelo's layout."""
+
+from __future__ import annotations
+
+import numpy as np
+from anndata import AnnData
+
+from .. import _keys as keys
+from .._logging import logger
+from ..model import CellBridgeModel
+from ..time_labels import parse_time
+from ..timecourse import get_rep
+from ._simulate import _is_int, _pca_loadings
+from ._uns import h5ad_safe
+
+KINDS = ("sde", "ode")
+
+
+def _check_arguments(adata, model, time_key, use_rep, kind, key_added, batch_size) -> None:
+    """Type and range of every argument of :func:`velocity` that needs no data, each error naming it."""
+    if not isinstance(adata, AnnData):
+        raise TypeError(f"adata must be an AnnData, not {type(adata).__name__}")
+    if not isinstance(model, CellBridgeModel):
+        raise TypeError("model must be a fitted cellbridge.CellBridgeModel (from cellbridge.tl.fit or "
+                        f"cellbridge.load), not {type(model).__name__}")
+    if time_key is not None and not isinstance(time_key, str):
+        raise TypeError(f"time_key must be a column name of adata.obs or None, not {type(time_key).__name__}")
+    if use_rep is not None and not isinstance(use_rep, str):
+        raise TypeError(f"use_rep must be 'X', a key of adata.obsm or None, not {type(use_rep).__name__}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"kind must be 'sde' (the SDE drift) or 'ode' (the probability-flow velocity), not {kind!r}")
+    if not isinstance(key_added, str) or not key_added:
+        raise ValueError(f"key_added must be a non-empty string, got {key_added!r}")
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
+def velocity(
+    adata: AnnData,
+    model: CellBridgeModel,
+    *,
+    time_key: str | None = None,
+    use_rep: str | None = None,
+    kind: str = "sde",
+    key_added: str = keys.DEFAULT_VELOCITY_KEY,
+    batch_size: int = 4096,
+) -> None:
+    """Write a fitted model's drift at every cell, at the cell's own observed time, as a velocity.
+
+    The layout is scVelo's, so that its plotting (e.g. ``scv.pl.velocity_embedding_stream``) and other
+    tools that read velocities find them: the velocity in the fitted representation in
+    ``obsm[f"{key_added}_{basis}"]`` and in gene space in ``layers[key_added]``.
+
+    Parameters
+    ----------
+    adata
+        The time course: each cell's time in ``obs[time_key]`` and its state in ``obsm[use_rep]`` (or ``X``).
+    model
+        A fitted :class:`cellbridge.CellBridgeModel` (from :func:`cellbridge.tl.fit` or
+        :func:`cellbridge.load`).
+    time_key
+        Column of ``adata.obs`` with each cell's time (numbers or labels such as ``"day3"``); the drift of a
+        cell is evaluated at this time. Default: the model's ``time_key``.
+    use_rep
+        The representation the model was fitted in (``"X"`` or a key of ``adata.obsm``, with the model's
+        number of dimensions). Default: the model's ``use_rep``.
+    kind
+        ``"sde"``: the forward SDE drift ``u(t, x)`` of ``dx = u dt + sigma dW``; it includes the score term
+        (for [SF]2M ``v + sigma^2/2 grad log p_t``), which pulls every cell towards the dense part of its
+        population, so it describes where a single noisy cell drifts. ``"ode"``: the probability-flow
+        velocity ``v(t, x)``, whose deterministic flow carries the population's marginals from one time
+        point to the next, as the SDE does; it is the velocity a stream plot of the population's motion
+        should show. A DSBM model needs both directions trained for ``"ode"``.
+    key_added
+        Base name of the keys written (default ``"velocity"``, scVelo's).
+    batch_size
+        Cells per evaluation of the drift network (cells of one time point are evaluated together, in
+        batches of this size).
+
+    Returns
+    -------
+    None
+        Writes, in user units of the representation per time unit:
+
+        - ``adata.obsm[f"{key_added}_{basis}"]`` (float32, cells x dimensions): the velocity in the
+          representation, ``basis`` being ``use_rep`` without its ``"X_"`` prefix (``velocity_pca`` for
+          ``X_pca``); not written for ``use_rep="X"``.
+        - ``adata.layers[key_added]`` (float32, cells x genes): the velocity in gene space. For
+          ``use_rep="X"`` the drift itself; for ``use_rep="X_pca"`` with scanpy's loadings
+          ``adata.varm["PCs"]`` (genes x components, as many components as the model) the drift times the
+          transposed loadings, ``velocity_pca @ PCs.T``; otherwise no layer (logged).
+        - ``adata.uns[f"{key_added}_params"]``: ``kind``, ``use_rep``, ``time_key`` and ``model_method``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument of the wrong type or out of range: not a model, an unknown ``kind``, a ``time_key``
+        that is not a column of ``adata.obs`` (or holds unparseable times), a ``use_rep`` that is missing or
+        has other than the model's number of dimensions, a ``batch_size`` that is not a positive integer.
+        The message names the argument, and ``adata`` is left unchanged: everything is checked and
+        computed before anything is written.
+
+    Notes
+    -----
+    ``obsm[f"{key_added}_{basis}"][i]`` is ``model.drift(t_i, x_i, stochastic=(kind == "sde"))`` cast to
+    float32, with ``t_i`` the cell's time. Cells whose time lies more than 10% of the fitted span outside the
+    model's time points are evaluated all the same, with a warning: the model extrapolates there.
+    """
+    _check_arguments(adata, model, time_key, use_rep, kind, key_added, batch_size)
+    time_key = model.time_key if time_key is None else time_key
+    use_rep = model.use_rep if use_rep is None else use_rep
+    if time_key is None:
+        raise ValueError("time_key: the model records none (it was not fitted by cellbridge.tl.fit); pass time_key=")
+    if use_rep is None:
+        raise ValueError("use_rep: the model records none (it was not fitted by cellbridge.tl.fit); pass use_rep=")
+    if time_key not in adata.obs.columns:
+        raise ValueError(f"time_key {time_key!r} is not a column of adata.obs (available: {list(adata.obs.columns)})")
+    stochastic = kind == "sde"
+    try:
+        model._check_direction("forward", stochastic)
+    except ValueError as err:
+        raise ValueError(f"kind={kind!r}: {err}") from None
+    try:
+        x = get_rep(adata, use_rep, keep_float64=True)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"use_rep={use_rep!r}: {err}") from None
+    if x.shape[1] != model.dim:
+        where = "adata.X" if use_rep == "X" else f"adata.obsm[{use_rep!r}]"
+        raise ValueError(f"use_rep={use_rep!r}: {where} has {x.shape[1]} dimensions, the model {model.dim}")
+    times = parse_time(adata.obs[time_key], name=time_key)
+
+    tp = model.time_points
+    margin = 0.1 * (tp[-1] - tp[0])
+    outside = (times < tp[0] - margin) | (times > tp[-1] + margin)
+    if outside.any():
+        logger.warning(f"{int(outside.sum())} cell(s) have times outside the model's time points "
+                       f"[{tp[0]:g}, {tp[-1]:g}] by more than 10% of the span; the model extrapolates there")
+
+    vel = np.empty(x.shape, dtype=np.float32)
+    for t in np.unique(times):
+        idx = np.flatnonzero(times == t)
+        for start in range(0, idx.size, batch_size):
+            rows = idx[start:start + batch_size]
+            vel[rows] = model.drift(float(t), x[rows], stochastic=stochastic)
+    if not np.isfinite(vel).all():
+        raise FloatingPointError("the model's drift is NaN or infinite at some cells; nothing was written")
+
+    if use_rep == "X":
+        layer, obsm_key = vel, None
+    else:
+        loadings = _pca_loadings(adata, model.dim) if use_rep == keys.DEFAULT_REP else None
+        layer = None if loadings is None else vel @ loadings.T
+        basis = use_rep[2:] if use_rep.startswith("X_") else use_rep
+        obsm_key = f"{key_added}_{basis}"
+
+    params_key = key_added + keys.VELOCITY_PARAMS_SUFFIX
+    params = h5ad_safe({"kind": kind, "use_rep": use_rep, "time_key": time_key, "model_method": model.method})
+    # everything is computed: write it all at once
+    added = []
+    if obsm_key is not None:
+        adata.obsm[obsm_key] = vel
+        added.append(f"obsm['{obsm_key}']")
+    if layer is not None:
+        adata.layers[key_added] = np.ascontiguousarray(layer, dtype=np.float32)
+        added.append(f"layers['{key_added}'] (genes)")
+    adata.uns[params_key] = params
+    added.append(f"uns['{params_key}']")
+    what = "SDE drift" if stochastic else "probability-flow (ODE) velocity"
+    if layer is None:
+        logger.info(f"no gene-space layer: use_rep={use_rep!r} is not 'X', nor 'X_pca' with "
+                    f"varm['{keys.PCA_LOADINGS}'] of {model.dim} components")
+    logger.info(f"{what} of {adata.n_obs} cells at {np.unique(times).size} time point(s); added "
+                + ", ".join(added))
