@@ -34,6 +34,9 @@ DEFAULT_SIGMA_FRACTION = 0.25
 #: training steps between checkpoints when a checkpoint_dir is given: a checkpoint of the default networks
 #: takes milliseconds, a default fit runs a few hundred steps per second at most
 DEFAULT_CHECKPOINT_EVERY = 200
+#: fraction of the fitted time span beyond the first or last time point where a warning says the model
+#: extrapolates (no snapshot constrains it there)
+EXTRAPOLATION_MARGIN = 0.1
 #: Euler steps per (median) interval when simulating
 DEFAULT_STEPS_PER_INTERVAL = 100
 #: version of the saved format: 2 adds the SHA-256 of weights.pt to config.json (1 still loads, unverified)
@@ -351,6 +354,12 @@ class CellBridgeModel:
         sigma = self.normalization.sigma_to(self.sigma)
         return self.method_class.drift(self.networks, sigma, stochastic=stochastic, direction=direction)
 
+    def extrapolates(self, t) -> np.ndarray:
+        """Which times lie beyond the fitted range by more than :data:`EXTRAPOLATION_MARGIN` of its span."""
+        tp, t = self.time_points, np.asarray(t, dtype=np.float64)
+        margin = EXTRAPOLATION_MARGIN * (tp[-1] - tp[0])
+        return (t < tp[0] - margin) | (t > tp[-1] + margin)
+
     @torch.no_grad()
     def drift(self, t: float, x: np.ndarray, *, stochastic: bool = True, direction: str = "forward") -> np.ndarray:
         """The learned drift at time ``t`` (user units) and states ``x`` ``(n, d)``, in user units per time.
@@ -458,8 +467,7 @@ class CellBridgeModel:
         if direction == "backward" and np.any(np.diff(t_eval) > 0):
             raise ValueError("t_eval must be decreasing to simulate backward")
         tp = self.time_points
-        margin = 0.1 * (tp[-1] - tp[0])  # documented above: 10% of the fitted span
-        outside = t_eval[(t_eval < tp[0] - margin) | (t_eval > tp[-1] + margin)]
+        outside = t_eval[self.extrapolates(t_eval)]
         if outside.size:
             logger.warning(f"simulating at t={', '.join(f'{v:g}' for v in outside)}, beyond the fitted time range "
                            f"[{tp[0]:g}, {tp[-1]:g}] by more than 10% of its span: the model extrapolates there, "

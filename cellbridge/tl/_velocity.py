@@ -130,8 +130,7 @@ def velocity(
     times = parse_time(adata.obs[time_key], name=time_key)
 
     tp = model.time_points
-    margin = 0.1 * (tp[-1] - tp[0])
-    outside = (times < tp[0] - margin) | (times > tp[-1] + margin)
+    outside = model.extrapolates(times)
     if outside.any():
         logger.warning(f"{int(outside.sum())} cell(s) have times outside the model's time points "
                        f"[{tp[0]:g}, {tp[-1]:g}] by more than 10% of the span; the model extrapolates there")
