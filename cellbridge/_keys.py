@@ -32,3 +32,7 @@ PROGRESS = "cellbridge_progress"
 DEFAULT_VELOCITY_KEY = "velocity"
 #: suffix of the ``uns`` key of :func:`cellbridge.tl.velocity`'s settings (``uns["velocity_params"]``)
 VELOCITY_PARAMS_SUFFIX = "_params"
+#: default ``adata.obsp`` key of :func:`cellbridge.tl.transition_matrix` (row-stochastic cells x cells);
+#: its settings go to ``uns[key + TRANSITIONS_PARAMS_SUFFIX]``, e.g. ``uns["cellbridge_transitions_params"]``
+DEFAULT_TRANSITIONS_KEY = "cellbridge_transitions"
+TRANSITIONS_PARAMS_SUFFIX = "_params"
