@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ._fates import fates
+from ._gene_trends import gene_trends
 from ._grn import grn_graph, grn_heatmap
 from ._leave_one_out import leave_one_out, leave_one_out_cells
 from ._trajectories import trajectories
 
-__all__ = ["trajectories", "leave_one_out", "leave_one_out_cells", "grn_heatmap", "grn_graph"]
+__all__ = ["trajectories", "fates", "gene_trends", "leave_one_out", "leave_one_out_cells", "grn_heatmap", "grn_graph"]
