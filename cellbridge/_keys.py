@@ -32,7 +32,22 @@ PROGRESS = "cellbridge_progress"
 DEFAULT_VELOCITY_KEY = "velocity"
 #: suffix of the ``uns`` key of :func:`cellbridge.tl.velocity`'s settings (``uns["velocity_params"]``)
 VELOCITY_PARAMS_SUFFIX = "_params"
+#: suffix of the gene-space layer of the states beside :func:`cellbridge.tl.velocity`'s gene-space velocity
+#: (``layers["velocity_state"]``: scVelo's ``xkey`` for its velocity graph)
+VELOCITY_STATE_SUFFIX = "_state"
 #: default ``adata.obsp`` key of :func:`cellbridge.tl.transition_matrix` (row-stochastic cells x cells);
 #: its settings go to ``uns[key + TRANSITIONS_PARAMS_SUFFIX]``, e.g. ``uns["cellbridge_transitions_params"]``
 DEFAULT_TRANSITIONS_KEY = "cellbridge_transitions"
 TRANSITIONS_PARAMS_SUFFIX = "_params"
+#: suffix of the ``uns`` key of the settings of :func:`cellbridge.tl.fates`, :func:`cellbridge.tl.push`,
+#: :func:`cellbridge.tl.pull` and :func:`cellbridge.tl.gene_trends` (``uns[key_added + "_params"]``)
+PARAMS_SUFFIX = "_params"
+#: default ``key_added`` of :func:`cellbridge.tl.fates`: probabilities in ``obsm[key]`` (DataFrame, one column
+#: per group), Monte-Carlo standard errors in ``obsm[key + SE_SUFFIX]``
+DEFAULT_FATES_KEY = "cellbridge_fates"
+SE_SUFFIX = "_se"
+#: default ``obs`` columns of :func:`cellbridge.tl.push` / :func:`cellbridge.tl.pull` (mass over the target cells)
+DEFAULT_PUSH_KEY = "cellbridge_push"
+DEFAULT_PULL_KEY = "cellbridge_pull"
+#: default ``uns`` key of :func:`cellbridge.tl.gene_trends`'s table (time, gene, fate, mean, se, n_trajectories)
+DEFAULT_GENE_TRENDS_KEY = "cellbridge_gene_trends"
