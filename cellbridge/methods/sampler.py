@@ -22,6 +22,12 @@ class IntervalSampler:
         Time of each cell ``(n_cells,)``; cells with equal times form a snapshot.
     device
         Where the cells live and batches are drawn.
+    rates
+        Prior growth rate of each cell ``(n_cells,)`` (log-mass per unit of ``t``), or None (no prior): the
+        source mass of a cell in an interval of length ``Delta`` is proportional to ``exp(rate Delta)``.
+    population
+        Relative population size of each time point ``(K,)`` (sorted by time), or None (unknown: every
+        snapshot carries mass 1, so that only relative growth can be learned).
 
     Attributes
     ----------
@@ -31,7 +37,8 @@ class IntervalSampler:
         Start and end of each of the ``K - 1`` intervals, tensors on the device.
     """
 
-    def __init__(self, x: np.ndarray | torch.Tensor, t: np.ndarray | torch.Tensor, device: torch.device | str = "cpu"):
+    def __init__(self, x: np.ndarray | torch.Tensor, t: np.ndarray | torch.Tensor, device: torch.device | str = "cpu",
+                 *, rates: np.ndarray | None = None, population: np.ndarray | None = None):
         t_np = np.asarray(t.cpu() if isinstance(t, torch.Tensor) else t, dtype=np.float64)
         x_t = torch.as_tensor(x, dtype=torch.float32)
         if x_t.ndim != 2 or len(x_t) != len(t_np):
@@ -48,6 +55,21 @@ class IntervalSampler:
         tp = torch.as_tensor(self.time_points, dtype=torch.float32, device=self.device)
         self.t0, self.t1 = tp[:-1], tp[1:]
         self.dim = self.x.shape[1]
+        self.rates = None
+        if rates is not None:
+            rates = np.asarray(rates, dtype=np.float64)
+            if rates.shape != t_np.shape or not np.isfinite(rates).all():
+                raise ValueError("rates must hold one finite prior growth rate per cell")
+            self.rates = torch.as_tensor(rates[order], dtype=torch.float32, device=self.device)
+        log_pop = np.zeros(len(self.time_points))
+        if population is not None:
+            population = np.asarray(population, dtype=np.float64)
+            if population.shape != self.time_points.shape or not (np.isfinite(population) & (population > 0)).all():
+                raise ValueError(f"population must hold one positive size per time point ({len(self.time_points)})")
+            log_pop = np.log(population)
+        #: log of the population ratio of each interval, log(N_{k+1} / N_k)
+        self.log_ratio = torch.as_tensor(np.diff(log_pop), dtype=torch.float32, device=self.device)
+        self._last: tuple | None = None  # (which draw, indices) of the last draw, for :meth:`marginals`
 
     @property
     def n_intervals(self) -> int:
@@ -57,6 +79,7 @@ class IntervalSampler:
         counts, offsets = self.counts[which], self.offsets[which]
         u = torch.rand((len(counts), batch_size), generator=generator, device=self.device, dtype=torch.float64)
         idx = offsets[:, None] + (u * counts[:, None]).long()
+        self._last_idx = idx
         return self.x[idx]
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +94,9 @@ class IntervalSampler:
             Tensors ``(n_intervals, batch_size, d)``: cells from the start and from the end of each interval.
         """
         x0 = self._draw(slice(0, -1), batch_size, generator)
+        i0 = self._last_idx
         x1 = self._draw(slice(1, None), batch_size, generator)
+        self._last = (i0, self._last_idx)
         return x0, x1
 
     def sample_time_points(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -80,4 +105,27 @@ class IntervalSampler:
         Unlike :meth:`sample`, each draw serves both intervals its time point belongs to, so that plans of
         consecutive intervals can be chained (:func:`cellbridge.ot.sample_chains`).
         """
-        return self._draw(slice(None), batch_size, generator)
+        cells = self._draw(slice(None), batch_size, generator)
+        self._last = (self._last_idx[:-1], self._last_idx[1:])
+        return cells
+
+    def marginals(self, shape0: tuple[int, ...] | None = None, shape1: tuple[int, ...] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Source and target masses ``(a, b)`` of the cells of the last draw, per interval.
+
+        Target cells carry ``rho_k / m`` each (``rho_k = N_{k+1} / N_k``, 1 without population sizes), source
+        cells ``rho_k exp(rate_i Delta_k) / sum(exp(rate Delta_k))``: the prior of a source-relaxed coupling
+        (:class:`cellbridge.ot.MinibatchCoupling` with ``tau``), whose row sums then say how much each source
+        cell grew. ``shape0`` / ``shape1`` reshape them (e.g. to minibatch blocks of the same draw).
+        """
+        if self._last is None:
+            raise RuntimeError("no cells drawn yet")
+        i0, i1 = self._last
+        ratio = self.log_ratio.exp().unsqueeze(-1)
+        if self.rates is None:
+            a = ratio.expand(i0.shape) / i0.shape[1]
+        else:
+            log_a = self.rates[i0] * (self.t1 - self.t0).unsqueeze(-1)
+            a = torch.softmax(log_a, dim=1) * ratio
+        b = ratio.expand(i1.shape) / i1.shape[1]
+        a, b = a.contiguous(), b.contiguous()
+        return (a if shape0 is None else a.reshape(shape0)), (b if shape1 is None else b.reshape(shape1))

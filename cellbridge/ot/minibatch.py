@@ -10,12 +10,14 @@ gathers. Every tensor stays on the cells' device.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
+from .cost import sq_euclidean
 from .coupling import coupling
+from .sinkhorn import sinkhorn
 from .sampling import sample_chains, sample_pairs
 
 __all__ = ["MinibatchCoupling", "OT_METHODS"]
@@ -57,6 +59,17 @@ class MinibatchCoupling:
     reuse
         Training steps per plan: :meth:`pairs` and :meth:`chains` with a ``stream`` keep the cells and plan
         of that stream for ``reuse`` calls and only redraw the pairs. 1 is [SF]2M as published.
+    tau
+        Source-relaxed (unbalanced) coupling, in moscot's parameterisation (``tau_a = tau``, ``tau_b = 1``):
+        the source marginal is replaced by the penalty ``reg_m KL(P 1 | a)`` with
+        ``reg_m = eps tau / (1 - tau)`` (each Sinkhorn update of the source potential takes the fraction
+        ``tau`` of a balanced one), the target marginal is kept. Mass is created or destroyed at the source,
+        and the plan's row sums over the source masses are each source cell's growth over the interval.
+        None (default): balanced. Entropic only.
+    marginals
+        ``marginals(shape0, shape1) -> (a, b)``: masses of the cells of the last draw (e.g.
+        :meth:`cellbridge.methods.IntervalSampler.marginals`), used by the unbalanced coupling; None:
+        uniform, each snapshot of mass 1.
     """
 
     method: str = "entropic"
@@ -68,6 +81,8 @@ class MinibatchCoupling:
     sync_free_iter: int = 100
     block_size: int = 8
     reuse: int = 1
+    tau: float | None = None
+    marginals: Callable | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.method not in OT_METHODS:
@@ -80,6 +95,11 @@ class MinibatchCoupling:
             raise ValueError(f"ot_reuse must be an integer >= 1, got {self.reuse}")
         if int(self.max_iter) != self.max_iter or self.max_iter < 1 or self.sync_free_iter < 1:
             raise ValueError("ot_max_iter and ot_sync_free_iter must be integers >= 1")
+        if self.tau is not None:
+            if not 0 < self.tau < 1:
+                raise ValueError(f"tau (source relaxation) must lie in (0, 1), got {self.tau}")
+            if self.method != "entropic":
+                raise ValueError("an unbalanced coupling (tau) needs ot_method='entropic'")
         self._cache: dict = {}
 
     # -- plans ----------------------------------------------------------------------------------------------
@@ -99,8 +119,23 @@ class MinibatchCoupling:
             return None
         if self.method == "exact":
             return coupling(x0, x1, "exact")
+        if self.tau is not None:
+            return self.unbalanced_plan(x0, x1, delta)
         return coupling(x0, x1, "entropic", eps=self.eps(delta), eps_rel=self.eps_rel, block_size=self.block_size,
                         **self.budget(x0.device))
+
+    def unbalanced_plan(self, x0: torch.Tensor, x1: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+        """The source-relaxed entropic plans ``(K, n, m)`` (``tau``), with the masses of ``marginals``."""
+        cost = sq_euclidean(x0, x1)
+        eps = self.eps(delta)
+        if eps is None:
+            eps = self.eps_rel * cost.mean(dim=(-2, -1))
+        a = b = None
+        if self.marginals is not None:
+            a, b = self.marginals(x0.shape[:-1], x1.shape[:-1])
+        reg = eps * (self.tau / (1 - self.tau))
+        return sinkhorn(cost, a, b, eps=eps, reg_m=(reg, None), block_size=self.block_size, overwrite_cost=True,
+                        **self.budget(x0.device)).plan
 
     # -- draws ----------------------------------------------------------------------------------------------
     def _reused(self, stream):

@@ -5,7 +5,9 @@ We solve, for each problem in a batch,
     min_P <P, C> + eps * KL(P | a x b)   subject to   P 1 = a,  P^T 1 = b
 
 (POT's convention: ``ot.sinkhorn(a, b, C, reg=eps)`` returns the same plan), or its unbalanced relaxation
-with ``reg_m * (KL(P 1 | a) + KL(P^T 1 | b))`` in place of the marginal constraints. The plan is written
+with ``reg_m_a KL(P 1 | a) + reg_m_b KL(P^T 1 | b)`` in place of the marginal constraints (``reg_m`` one
+number for both sides, or a pair ``(reg_m_a, reg_m_b)`` where None or ``inf`` keeps that side's constraint:
+``(tau, None)`` relaxes the source only, as growth models need). The plan is written
 with dual potentials as ``P_ij = a_i b_j exp((f_i + g_j - C_ij) / eps)``.
 
 Why this algorithm: the pure log-domain iteration (one ``logsumexp`` over the ``n x m`` matrix per
@@ -207,13 +209,32 @@ def _marginal(w: torch.Tensor | None, batch: int, n: int, like: torch.Tensor, na
     return w
 
 
+def _reg_pair(reg_m) -> tuple[float | None, float | None]:
+    """``reg_m`` as ``(source, target)`` KL weights, None for a side kept exact; ValueError unless positive."""
+    pair = tuple(reg_m) if isinstance(reg_m, (tuple, list)) else (reg_m, reg_m)
+    if len(pair) != 2:
+        raise ValueError(f"reg_m must be a number or a pair (source, target), got {reg_m!r}")
+    out = []
+    for value in pair:
+        if torch.is_tensor(value):  # one weight per problem (e.g. proportional to each problem's eps)
+            out.append(value)
+            continue
+        if value is None or value == float("inf"):
+            out.append(None)
+            continue
+        if isinstance(value, bool) or not float(value) > 0:
+            raise ValueError("reg_m must be positive (None for balanced transport)")
+        out.append(float(value))
+    return out[0], out[1]
+
+
 def sinkhorn(
     cost: torch.Tensor,
     a: torch.Tensor | None = None,
     b: torch.Tensor | None = None,
     *,
     eps: float | torch.Tensor,
-    reg_m: float | None = None,
+    reg_m: float | tuple[float | None, float | None] | None = None,
     max_iter: int = 2000,
     tol: float | None = 1e-4,
     block_size: int = 10,
@@ -235,7 +256,12 @@ def sinkhorn(
         Entropic regularisation (the multiplier of ``KL(P | a x b)``), a float or one per problem.
         For a Brownian reference with diffusion ``sigma`` over a time step ``Delta`` it is ``2 sigma^2 Delta``.
     reg_m
-        KL penalty on the marginals for unbalanced transport; None (default) is balanced.
+        KL penalty on the marginals for unbalanced transport; None (default) is balanced. One number
+        relaxes both marginals with the same weight (POT's ``reg_m``); a pair ``(reg_m_a, reg_m_b)`` weighs
+        the source (row) and target (column) marginals on their own, None or ``inf`` keeping that side
+        exact: ``(reg_m_a, None)`` is source-relaxed transport (moscot's ``tau_a < 1, tau_b = 1``; POT's
+        ``reg_m=(reg_m_a, inf)``), where mass is created or destroyed at the source and the target
+        marginal holds.
     max_iter
         Maximum number of iterations (rounded up to whole blocks).
     tol
@@ -283,9 +309,8 @@ def sinkhorn(
     eps_target = _as_batch(eps, batch, C)
     if eps_target.device.type == "cpu" and bool((eps_target <= 0).any()):  # no host read on accelerators
         raise ValueError("eps must be positive")
-    balanced = reg_m is None or reg_m == float("inf")
-    if not balanced and reg_m <= 0:
-        raise ValueError("reg_m must be positive (None for balanced transport)")
+    reg_a, reg_b = (None if r is None else _as_batch(r, batch, C) for r in _reg_pair(reg_m))
+    balanced = reg_a is None and reg_b is None
     if not 1.0 <= omega < 2.0:
         raise ValueError(f"omega must lie in [1, 2), got {omega}")
     if not balanced:
@@ -299,7 +324,7 @@ def sinkhorn(
     # each (figures: benchmarks/README.md). The potentials are copied out as normal tensors.
     with torch.inference_mode():
         f, g, err, n_iter, converged = _iterate(
-            C, a, b, eps_target, balanced=balanced, reg_m=reg_m, n_blocks=n_blocks, block_size=block_size,
+            C, a, b, eps_target, balanced=balanced, reg_m=(reg_a, reg_b), n_blocks=n_blocks, block_size=block_size,
             anneal_blocks=anneal_blocks, tol=tol, omega=omega, g_init=g_init, plan_out=plan_out)
     plan = plan_out
     f, g, err = f.clone(), g.clone(), err.clone()
@@ -378,10 +403,12 @@ def _iterate(C, a, b, eps_target, *, balanced, reg_m, n_blocks, block_size, anne
             err_max, drift = torch.stack([err.max(), drift]).tolist()
             rebuild = drift > _MAX_LOG_SCALING
         else:
-            lam = reg_m / (reg_m + e)
+            # the fraction of a balanced update each side takes: reg / (reg + e), 1 for a kept marginal
+            lam_a = 1.0 if reg_m[0] is None else reg_m[0] / (reg_m[0] + e)
+            lam_b = 1.0 if reg_m[1] is None else reg_m[1] / (reg_m[1] + e)
             f_prev, g_prev = f, g
-            f = -lam * e * torch.logsumexp(log_b.unsqueeze(1) + (g.unsqueeze(1) - C) / e3, dim=2)
-            g = -lam * e * torch.logsumexp(log_a.unsqueeze(2) + (f.unsqueeze(2) - C) / e3, dim=1)
+            f = -lam_a * e * torch.logsumexp(log_b.unsqueeze(1) + (g.unsqueeze(1) - C) / e3, dim=2)
+            g = -lam_b * e * torch.logsumexp(log_a.unsqueeze(2) + (f.unsqueeze(2) - C) / e3, dim=1)
             n_iter += 2
             err = ((f - f_prev).abs().sum(1) + (g - g_prev).abs().sum(1)) / e.squeeze(-1)
             if tol is None:
