@@ -10,7 +10,7 @@ from .._logging import logger
 from ..model import CellBridgeModel
 from ..time_labels import parse_time
 from ..timecourse import get_rep
-from ._simulate import _is_int, _pca_loadings
+from ._simulate import _gene_space, _is_int, _pca_loadings
 from ._uns import h5ad_safe
 
 KINDS = ("sde", "ode")
@@ -89,7 +89,16 @@ def velocity(
           ``use_rep="X"`` the drift itself; for ``use_rep="X_pca"`` with scanpy's loadings
           ``adata.varm["PCs"]`` (genes x components, as many components as the model) the drift times the
           transposed loadings, ``velocity_pca @ PCs.T``; otherwise no layer (logged).
-        - ``adata.uns[f"{key_added}_params"]``: ``kind``, ``use_rep``, ``time_key`` and ``model_method``.
+        - ``adata.layers[f"{key_added}_state"]`` (float32, cells x genes), with the gene-space velocity: the
+          states the velocity moves, in the same space (``X`` for ``use_rep="X"``; the PCA reconstruction
+          ``mean + X_pca @ PCs.T`` for ``"X_pca"``). scVelo's velocity graph compares each cell's velocity
+          with the displacements to its neighbours in its ``xkey`` layer; on this layer those cosines equal
+          the ones in the fitted representation, where on raw ``X`` the discarded components would dilute
+          them: ``scv.tl.velocity_graph(adata, xkey="velocity_state")``.
+        - ``adata.uns[f"{key_added}_params"]``: ``kind``, ``use_rep``, ``time_key`` and ``model_method``, and
+          scVelo's ``embeddings`` (``[basis]``), which tells its plots that ``obsm[f"{key_added}_{basis}"]``
+          is current: ``scv.pl.velocity_embedding_stream(adata, basis="pca")`` draws the model's velocity as
+          it is, where for other embeddings (UMAP) scVelo projects it through its velocity graph.
 
     Raises
     ------
@@ -99,6 +108,15 @@ def velocity(
         has other than the model's number of dimensions, a ``batch_size`` that is not a positive integer.
         The message names the argument, and ``adata`` is left unchanged: everything is checked and
         computed before anything is written.
+
+    Examples
+    --------
+    With scVelo (``pip install 'cellbridge[interop]'``), after :func:`scanpy.pp.neighbors` and
+    :func:`scanpy.tl.umap`::
+
+        cb.tl.velocity(adata, model, kind="ode")
+        scv.tl.velocity_graph(adata, xkey="velocity_state")
+        scv.pl.velocity_embedding_stream(adata, basis="umap")
 
     Notes
     -----
@@ -145,15 +163,20 @@ def velocity(
         raise FloatingPointError("the model's drift is NaN or infinite at some cells; nothing was written")
 
     if use_rep == "X":
-        layer, obsm_key = vel, None
+        layer, state, obsm_key = vel, x, None
     else:
         loadings = _pca_loadings(adata, model.dim) if use_rep == keys.DEFAULT_REP else None
         layer = None if loadings is None else vel @ loadings.T
+        state = None if loadings is None else _gene_space(adata, x.astype(np.float32))
         basis = use_rep[2:] if use_rep.startswith("X_") else use_rep
         obsm_key = f"{key_added}_{basis}"
+    state_key = key_added + keys.VELOCITY_STATE_SUFFIX
 
     params_key = key_added + keys.VELOCITY_PARAMS_SUFFIX
-    params = h5ad_safe({"kind": kind, "use_rep": use_rep, "time_key": time_key, "model_method": model.method})
+    params = {"kind": kind, "use_rep": use_rep, "time_key": time_key, "model_method": model.method}
+    if obsm_key is not None:  # scVelo's record of the embeddings its velocity is projected on: plot as is
+        params["embeddings"] = [basis]
+    params = h5ad_safe(params)
     # everything is computed: write it all at once
     added = []
     if obsm_key is not None:
@@ -161,7 +184,8 @@ def velocity(
         added.append(f"obsm['{obsm_key}']")
     if layer is not None:
         adata.layers[key_added] = np.ascontiguousarray(layer, dtype=np.float32)
-        added.append(f"layers['{key_added}'] (genes)")
+        adata.layers[state_key] = np.ascontiguousarray(state, dtype=np.float32)
+        added.append(f"layers['{key_added}'] (genes), layers['{state_key}']")
     adata.uns[params_key] = params
     added.append(f"uns['{params_key}']")
     what = "SDE drift" if stochastic else "probability-flow (ODE) velocity"

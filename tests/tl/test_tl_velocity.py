@@ -60,8 +60,9 @@ def test_mean_ode_velocity_is_the_constant_drift(translating):
     assert np.linalg.norm(mean - V) < 0.07, mean
     assert adata.obsm["velocity_pca"].dtype == np.float32 and adata.obsm["velocity_pca"].shape == (adata.n_obs, 2)
     assert "velocity" not in adata.layers  # no loadings: no gene-space layer
-    assert dict(adata.uns["velocity_params"]) == {"kind": "ode", "use_rep": "X_pca", "time_key": "day",
-                                                  "model_method": "sf2m"}
+    params = dict(adata.uns["velocity_params"])
+    assert list(params.pop("embeddings")) == ["pca"]
+    assert params == {"kind": "ode", "use_rep": "X_pca", "time_key": "day", "model_method": "sf2m"}
 
 
 @pytest.mark.parametrize("kind", ["sde", "ode"])
@@ -94,10 +95,18 @@ def test_gene_layer_is_velocity_times_loadings_and_survives_h5ad(genes, tmp_path
     loadings = adata.varm["PCs"]
     assert loadings.shape == (adata.n_vars, 3) and layer.shape == (adata.n_obs, adata.n_vars)
     np.testing.assert_allclose(layer, vel @ loadings.T, rtol=1e-5, atol=1e-6)
+    # the states beside it: the PCA reconstruction, so that displacements there are those in PCA space
+    state = adata.layers["velocity_state"]
+    np.testing.assert_allclose(state, np.asarray(adata.X).mean(0) + adata.obsm["X_pca"] @ loadings.T, rtol=1e-5,
+                               atol=1e-4)
+    i, j = 3, 100
+    np.testing.assert_allclose((state[j] - state[i]) @ layer[i],
+                               (adata.obsm["X_pca"][j] - adata.obsm["X_pca"][i]) @ vel[i], rtol=1e-3, atol=1e-4)
     adata.write_h5ad(tmp_path / "velocity.h5ad")
     back = ad.read_h5ad(tmp_path / "velocity.h5ad")
     np.testing.assert_array_equal(back.obsm["velocity_pca"], vel)
     np.testing.assert_array_equal(back.layers["velocity"], layer)
+    np.testing.assert_array_equal(back.layers["velocity_state"], state)
     assert dict(back.uns["velocity_params"]) == dict(adata.uns["velocity_params"])
 
 
@@ -112,6 +121,7 @@ def test_use_rep_x_writes_only_the_layer(tmp_path):
     np.testing.assert_array_equal(adata.layers["velocity"][rows],
                                   model.drift(1.0, adata.X[rows], stochastic=True).astype(np.float32))
     assert adata.uns["velocity_params"]["use_rep"] == "X"
+    np.testing.assert_array_equal(adata.layers["velocity_state"], adata.X)
     adata.write_h5ad(tmp_path / "x.h5ad")
     np.testing.assert_array_equal(ad.read_h5ad(tmp_path / "x.h5ad").layers["velocity"], adata.layers["velocity"])
 
