@@ -139,3 +139,116 @@ def test_errors(adata, sim):
         trajectories(adata, sim, time_key="nope", use_rep="X_pca")
     with pytest.raises(ValueError, match="dims"):
         trajectories(adata, sim, time_key="day", use_rep="X_pca", dims=(0, 4))
+
+
+# ---- basis= (trajectories mapped onto an embedding) and color= ---------------------------------------------
+
+
+def _umap(x: np.ndarray) -> np.ndarray:
+    """A non-linear 2-D 'embedding' of the 4-D cells."""
+    return np.stack([np.tanh(x[:, 0]) * 4 + x[:, 1] ** 2, x[:, 2] * x[:, 3] * 3], axis=1)
+
+
+@pytest.fixture
+def embedded(adata):
+    adata.obsm["X_umap"] = _umap(adata.obsm["X_pca"].astype(np.float64))
+    return adata
+
+
+def test_basis_maps_states_by_the_knn_barycentre(embedded, sim):
+    from cellbridge.neighbors import assign_to_cells
+
+    # trajectory 0 passes exactly through observed cells: each of its states is one of them
+    on_cells = np.arange(T_EVAL.size) * 7
+    sim.obsm["X_pca"][: T_EVAL.size] = embedded.obsm["X_pca"][on_cells]
+    states = sim.obsm["X_pca"].reshape(N_TRAJ, T_EVAL.size, 4)
+    ax = trajectories(embedded, sim, time_key="day", basis="umap", n_trajectories=N_TRAJ)
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), embedded.obsm["X_umap"])
+    assert ax.get_xlabel() == "UMAP1" and ax.get_ylabel() == "UMAP2"
+    reference = embedded.obsm["X_pca"].astype(np.float64)
+    for line in _lines(ax):
+        tid = int(line.get_gid())
+        weights = assign_to_cells(reference, states[tid].astype(np.float64))
+        expected = weights @ embedded.obsm["X_umap"]
+        np.testing.assert_allclose(line.get_xdata(), expected[:, 0], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(line.get_ydata(), expected[:, 1], rtol=1e-6, atol=1e-9)
+        if tid == 0:  # a state on a cell gives that cell the largest weight: drawn nearest to it
+            dense = weights.toarray()
+            np.testing.assert_array_equal(dense.argmax(axis=1), on_cells)
+            drawn = np.stack([line.get_xdata(), line.get_ydata()], axis=1)
+            dist = np.linalg.norm(drawn[:, None, :] - embedded.obsm["X_umap"][None, :, :], axis=2)
+            spread = np.linalg.norm(embedded.obsm["X_umap"].std(axis=0))
+            assert np.all(dist[np.arange(T_EVAL.size), on_cells] < 0.5 * spread)
+
+
+def test_basis_key_dims_and_neighbours(embedded, sim):
+    embedded.obsm["X_umap"] = np.concatenate([embedded.obsm["X_umap"], embedded.obsm["X_pca"][:, :1]], axis=1)
+    ax = trajectories(embedded, sim, time_key="day", basis="X_umap", dims=(2, 0), n_trajectories=2,
+                      n_neighbors=1)
+    assert ax.get_xlabel() == "UMAP3" and ax.get_ylabel() == "UMAP1"
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), embedded.obsm["X_umap"][:, [2, 0]])
+    # one neighbour: every state is drawn exactly at its nearest observed cell
+    line = _lines(ax)[0]
+    states = sim.uns["_states"][int(line.get_gid())]
+    nearest = np.argmin(np.linalg.norm(states[:, None, :] - embedded.obsm["X_pca"][None], axis=2), axis=1)
+    np.testing.assert_allclose(line.get_xdata(), embedded.obsm["X_umap"][nearest, 2], rtol=1e-6)
+
+
+def test_basis_none_and_basis_equal_to_use_rep_keep_exact_coordinates(embedded, sim):
+    for kwargs, labels in (({}, ("X_pca[0]", "X_pca[1]")), ({"basis": "pca"}, ("PC1", "PC2"))):
+        ax = trajectories(embedded, sim, time_key="day", n_trajectories=N_TRAJ, **kwargs)
+        assert (ax.get_xlabel(), ax.get_ylabel()) == labels
+        for line in _lines(ax):
+            tid = int(line.get_gid())
+            np.testing.assert_allclose(line.get_xdata(), sim.uns["_states"][tid, :, 0])
+            np.testing.assert_allclose(line.get_ydata(), sim.uns["_states"][tid, :, 1])
+        plt.close("all")
+
+
+def test_color_categorical_uses_uns_colours_and_a_legend(embedded, sim):
+    types = np.array(["stem", "ery", "mye"])[np.arange(embedded.n_obs) % 3]
+    embedded.obs["cell_type"] = pd.Categorical(types, categories=["ery", "mye", "stem"])
+    embedded.uns["cell_type_colors"] = ["#ff0000", "#00ff00", "#0000ff"]
+    ax = trajectories(embedded, sim, time_key="day", basis="umap", color="cell_type", n_trajectories=3)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["ery", "mye", "stem"]
+    assert legend.get_title().get_text() == "cell_type"
+    colours = {"ery": (1, 0, 0, 1), "mye": (0, 1, 0, 1), "stem": (0, 0, 1, 1)}
+    faces = ax.collections[0].get_facecolors()
+    np.testing.assert_allclose(faces[:, :3], [colours[t][:3] for t in types])  # alpha: the scatter's
+    assert len(ax.figure.axes) == 1  # a legend, no colour bar
+    assert len(_lines(ax)) == 3  # the legend's markers are not trajectories
+
+
+def test_color_strings_default_palette_and_missing_values_grey(embedded, sim):
+    types = np.array(["a", "b", None], dtype=object)[np.arange(embedded.n_obs) % 3]
+    embedded.obs["kind"] = types
+    ax = trajectories(embedded, sim, time_key="day", color="kind", n_trajectories=1)
+    faces = ax.collections[0].get_facecolors()
+    tab10 = plt.get_cmap("tab10")
+    np.testing.assert_allclose(faces[0, :3], tab10(0)[:3])
+    np.testing.assert_allclose(faces[1, :3], tab10(1)[:3])
+    np.testing.assert_allclose(faces[2, :3], matplotlib.colors.to_rgb("lightgray"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+
+
+def test_color_numeric_has_a_labelled_colour_bar(embedded, sim):
+    embedded.obs["score"] = np.linspace(0.0, 1.0, embedded.n_obs)
+    ax = trajectories(embedded, sim, time_key="day", basis="umap", color="score", n_trajectories=2)
+    np.testing.assert_allclose(ax.collections[0].get_array(), embedded.obs["score"].to_numpy())
+    assert len(ax.figure.axes) == 2 and ax.figure.axes[1].get_ylabel() == "score"
+    assert ax.get_legend() is None
+    # a gene of var_names colours by its expression in X
+    embedded.var_names = ["g0", "g1", "g2", "g3"]
+    ax = trajectories(embedded, sim, time_key="day", color="g2", n_trajectories=2, title="by g2")
+    np.testing.assert_allclose(ax.collections[0].get_array(), embedded.X[:, 2], rtol=1e-6)
+    assert ax.get_title() == "by g2"
+
+
+def test_errors_of_basis_and_color(embedded, sim):
+    with pytest.raises(KeyError, match="tsne"):
+        trajectories(embedded, sim, time_key="day", basis="tsne")
+    with pytest.raises(KeyError, match="cell_type"):
+        trajectories(embedded, sim, time_key="day", color="cell_type")
+    with pytest.raises(ValueError, match="dims"):
+        trajectories(embedded, sim, time_key="day", basis="umap", dims=(0, 2))
