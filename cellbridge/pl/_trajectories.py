@@ -128,11 +128,14 @@ def trajectories(
     The projection onto an embedding is barycentric: with :math:`W` the row-stochastic matrix of
     :func:`~cellbridge.neighbors.assign_to_cells` (reference: the observed cells in ``use_rep``; Gaussian
     weights over each state's ``n_neighbors`` nearest cells) and :math:`E` the cells' embedding
-    coordinates, the states are drawn at :math:`W E`. A state that lies on an observed cell is drawn
-    (nearly) at that cell; one between cells at a weighted mean of their positions. For a non-linear
-    embedding such as UMAP this is an approximation: a state far from every cell is pulled onto the cells
-    nearest to it, and a trajectory between two distant clusters is drawn through the barycentres of the
-    cells along its way.
+    coordinates, the states are drawn at :math:`W E`. A state that lies on an observed cell gives that
+    cell the largest weight and is drawn near it, pulled towards the positions of its neighbours in
+    ``use_rep`` (with the default bandwidth, one cell spacing, the cell itself may hold well under half the
+    weight in a representation of several dimensions); ``n_neighbors=1`` snaps every state onto its
+    nearest observed cell. A state between cells is drawn at a weighted mean of their positions. For a
+    non-linear embedding such as UMAP this is an approximation: a state far from every cell is pulled onto
+    the cells nearest to it, and neighbours in ``use_rep`` that the embedding puts far apart are averaged
+    into a point between them.
 
     Examples
     --------
