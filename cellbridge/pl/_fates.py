@@ -10,11 +10,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from .._keys import DEFAULT_FIT_KEY, DEFAULT_REP
+from .._keys import DEFAULT_FATES_KEY, DEFAULT_FIT_KEY, DEFAULT_REP, PARAMS_SUFFIX
 from ._utils import NA_COLOR, basis_key, component_labels, embedding, finish, panel_grid
-
-#: default ``obsm`` key of :func:`cellbridge.tl.fates` (``f"{key}_se"``: standard errors; ``uns[f"{key}_params"]``)
-DEFAULT_FATES_KEY = "cellbridge_fates"
 
 
 def _fate_table(adata: ad.AnnData, key: str) -> pd.DataFrame:
@@ -123,7 +120,7 @@ def fates(
     >>> cb.pl.fates(adata, basis="umap")  # doctest: +SKIP
     """
     table = _fate_table(adata, key)
-    params = adata.uns.get(f"{key}_params", {})
+    params = adata.uns.get(key + PARAMS_SUFFIX, {})
     params = dict(params) if isinstance(params, dict) else {}
     available = [str(c) for c in table.columns]
     table.columns = available

@@ -9,10 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from .._keys import DEFAULT_GENE_TRENDS_KEY, PARAMS_SUFFIX
 from ._utils import finish, panel_grid
-
-#: default ``adata.uns`` key of :func:`cellbridge.tl.gene_trends`'s table (``uns[f"{key}_params"]``: its settings)
-DEFAULT_GENE_TRENDS_KEY = "cellbridge_gene_trends"
 _REQUIRED = ("time", "gene", "mean", "se")
 
 
@@ -26,7 +24,7 @@ def _trend_table(data: ad.AnnData | pd.DataFrame, key: str) -> tuple[pd.DataFram
             raise KeyError(f"adata.uns has no {key!r}: run cellbridge.tl.gene_trends first, or pass key= (or the "
                            f"table itself); uns keys: {list(data.uns.keys())}")
         table = data.uns[key]
-        record = data.uns.get(f"{key}_params", {})
+        record = data.uns.get(key + PARAMS_SUFFIX, {})
         params = dict(record) if isinstance(record, dict) else {}
         if isinstance(table, dict) and not isinstance(table, pd.DataFrame):
             try:  # a table stored as columns (h5ad round trip of a dict)
