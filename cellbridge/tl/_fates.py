@@ -247,8 +247,9 @@ def fates(
     time_key
         Column of ``adata.obs`` with the cells' times; default the model's.
     batch_size
-        Simulated states (cells x simulations) per call of the model: bounds the memory. The random streams
-        are drawn per batch, so a different ``batch_size`` gives other (equally valid) draws.
+        Simulated states (cells x simulations) per call of the model, whole cells at a time (so at least
+        ``n_sims``): bounds the memory. The random streams are drawn per batch, so a different ``batch_size``
+        gives other (equally valid) draws.
     rng
         Seed (non-negative int), NumPy generator or None; the same seed gives the same result.
     key_added
