@@ -28,7 +28,7 @@ def _state(adata):
 
 @pytest.mark.parametrize("day", [2, 3])
 def test_fates_recover_the_branch_of_late_cells(bifurcation, day):
-    """AUROC of P(upper) against the sign of the source cell's latent y is at least 0.9 (the issue's criterion).
+    """AUROC of P(upper) - P(lower) against the sign of the source cell's latent y is at least 0.9 (the issue's criterion).
 
     Truth: from day 2 on (internal clock tau >= 2) the pitchfork's wells at y = +-sqrt(tau - 1) are separated
     by a barrier of height (tau - 1)^2 / 4 >= 0.25, against sigma^2 / 2 = 0.03 of the latent noise, so a cell
