@@ -27,8 +27,9 @@ __all__ = ["transition_matrix", "default_dt", "DEFAULT_SIMS", "DEFAULT_BATCH_SIZ
 #: default SDE paths per cell: with ``n_neighbors`` observed cells per end state, a row gets up to
 #: ``n_sims * n_neighbors`` non-zeros, enough to resolve a split between branches at a few % per path
 DEFAULT_SIMS = 10
-#: default cells simulated together (``batch_size * n_sims`` paths of ``dim`` floats in memory at once)
-DEFAULT_BATCH_SIZE = 1024
+#: default SDE paths simulated together (cells x paths per cell): bounds the memory, ``batch_size * dim``
+#: floats of states and ``batch_size * n_neighbors`` assignment weights at once
+DEFAULT_BATCH_SIZE = 10_000
 
 
 def _is_int(value) -> bool:
@@ -73,7 +74,7 @@ def check_settings(model, dt, n_neighbors, n_sims, stochastic, rng, batch_size, 
     if _is_int(rng) and rng < 0:
         raise ValueError(f"rng must be a non-negative seed, got {rng}")
     if not _is_int(batch_size) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer (cells simulated together), got {batch_size!r}")
+        raise ValueError(f"batch_size must be a positive integer (paths simulated together), got {batch_size!r}")
     if not _is_int(steps_per_interval) or steps_per_interval < 1:
         raise ValueError(f"steps_per_interval must be a positive integer, got {steps_per_interval!r}")
     if not isinstance(progress, (bool, np.bool_)):
@@ -156,7 +157,7 @@ def transition_matrix(
         Seed, NumPy generator or None for the Brownian increments. One seed per batch is drawn from it, so a
         given seed and ``batch_size`` give the same matrix.
     batch_size
-        Cells simulated together (``batch_size * n_sims`` paths in memory at once).
+        Paths simulated together (cells x paths per cell; at least one cell per batch): bounds the memory.
     steps_per_interval
         Euler steps per median interval between time points (:meth:`cellbridge.CellBridgeModel.simulate`).
     bandwidth
@@ -187,8 +188,9 @@ def transition_matrix(
     point: beyond it no snapshot constrains the dynamics. A cell at (or after) the last time point is not
     moved at all; its row is its own kNN spread, so most of its mass stays on itself and its neighbours.
     The last snapshot is thus nearly absorbing, which is what lets CellRank's GPCCA find terminal states
-    there. Cells of one time are simulated together in batches (cells of different times never share a
-    batch, since :meth:`~cellbridge.CellBridgeModel.simulate` takes one start time).
+    there. Cells of one time are simulated together, ``batch_size // n_sims`` cells a batch (cells of different
+    times never share one, since :meth:`~cellbridge.CellBridgeModel.simulate` takes one start time); a
+    time course with continuous times (e.g. refined ones) thus runs one batch per distinct time.
     """
     dt = check_settings(model, dt, n_neighbors, n_sims, stochastic, rng, batch_size, steps_per_interval, progress)
     if bandwidth is not None and (not _is_real(bandwidth) or not np.isfinite(bandwidth) or bandwidth <= 0):
@@ -198,13 +200,14 @@ def transition_matrix(
     h = cell_spacing(x) if bandwidth is None else bandwidth
     gen = as_numpy_rng(rng)
     sims = int(n_sims) if stochastic else 1
+    per_batch = max(1, int(batch_size) // sims)  # cells per batch
     t_last = float(model.time_points[-1])
 
     plan = []  # (start time, end time, cell indices) per batch
     for t0 in np.unique(t):
         idx = np.flatnonzero(t == t0)
         t1 = max(float(t0), min(float(t0) + dt, t_last))
-        plan.extend((float(t0), t1, idx[s:s + batch_size]) for s in range(0, idx.size, batch_size))
+        plan.extend((float(t0), t1, idx[s:s + per_batch]) for s in range(0, idx.size, per_batch))
 
     blocks, order = [], []
     for t0, t1, rows in tqdm(plan, desc="transitions", unit="batch", disable=not progress, leave=False):

@@ -107,8 +107,8 @@ def transition_matrix(
     key_added
         ``adata.obsp`` key of the matrix; its settings go to ``adata.uns[key_added + "_params"]``.
     batch_size
-        Cells simulated together: memory grows as ``batch_size * n_sims * n_dims`` floats (plus the
-        assignments, ``batch_size * n_sims * n_neighbors``).
+        SDE paths simulated together (cells x ``n_sims``; at least one cell a batch): memory grows as
+        ``batch_size * n_dims`` floats for the states plus ``batch_size * n_neighbors`` assignment weights.
     progress
         Show a progress bar over the batches.
 
@@ -141,7 +141,8 @@ def transition_matrix(
     point, since no snapshot constrains the dynamics beyond it. A cell at the last time point is therefore
     not moved: its row is its own kNN spread, with most of its mass on itself and its close neighbours, so
     the last snapshot is nearly absorbing. That is what lets CellRank's GPCCA find terminal states among
-    the last time point's cells. Cells of one time are simulated together, in batches of ``batch_size``.
+    the last time point's cells. Cells of one time are simulated together, ``batch_size // n_sims`` at a
+    time.
 
     Examples
     --------
