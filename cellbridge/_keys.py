@@ -18,6 +18,10 @@ SIM_TIME = "time"
 SIM_TRAJECTORY = "trajectory"
 SIM_SOURCE_CELL = "source_cell"
 SIM_SOURCE_TIME = "source_time"
+#: obs column of a growth model's simulation: each row's weight, normalised to mean 1 per time point
+SIM_WEIGHT = "weight"
+#: obs column written by cb.tl.growth_rate: each cell's learned growth rate at its own time
+GROWTH_RATE = "cellbridge_growth_rate"
 #: ``uns`` key of the simulated AnnData holding the simulation's settings
 SIMULATION = "cellbridge_simulation"
 #: default ``adata.uns`` key of :func:`cellbridge.tl.leave_one_out`'s record (``results`` table, ``params``)

@@ -65,8 +65,21 @@ def _prepare(x: Any, y: Any, max_cells: int | None, rng: RNGLike) -> tuple[np.nd
     return xa, ya
 
 
-def wasserstein(x: Any, y: Any, p: int = 1, *, max_cells: int | None = 2000, rng: RNGLike = 0) -> float:
-    r"""Exact Wasserstein distance between two empirical distributions with uniform weights.
+def _weights(w: Any, n: int, name: str) -> np.ndarray | None:
+    """Validated non-negative weights of ``n`` cells (None stays None)."""
+    if w is None:
+        return None
+    w = np.asarray(w, dtype=np.float64).reshape(-1)
+    if w.shape != (n,):
+        raise ValueError(f"{name} must hold one weight per cell ({n}), got {w.size}")
+    if not (np.isfinite(w).all() and (w >= 0).all() and w.sum() > 0):
+        raise ValueError(f"{name} must be finite, non-negative and not all zero")
+    return w
+
+
+def wasserstein(x: Any, y: Any, p: int = 1, *, max_cells: int | None = 2000, rng: RNGLike = 0,
+                weights_x: Any = None, weights_y: Any = None) -> float:
+    r"""Exact Wasserstein distance between two empirical distributions, uniform or weighted.
 
     .. math::
 
@@ -93,6 +106,10 @@ def wasserstein(x: Any, y: Any, p: int = 1, *, max_cells: int | None = 2000, rng
         Subsample a side larger than this (``None``: never subsample).
     rng
         Seed or generator of the subsampling.
+    weights_x, weights_y
+        Weights of the cells of each side (e.g. ``obs["weight"]`` of a growth model's simulation), used as
+        the masses ``a``, ``b`` after normalisation to sum 1; None (default): uniform, as before. A
+        subsampled side keeps the weights of the rows drawn.
 
     Returns
     -------
@@ -107,11 +124,25 @@ def wasserstein(x: Any, y: Any, p: int = 1, *, max_cells: int | None = 2000, rng
     """
     if p not in (1, 2):
         raise ValueError(f"p must be 1 or 2, got {p}")
-    xa, ya = _prepare(x, y, max_cells, rng)
+    if weights_x is None and weights_y is None:
+        xa, ya = _prepare(x, y, max_cells, rng)
+        a = np.full(xa.shape[0], 1.0 / xa.shape[0])
+        b = np.full(ya.shape[0], 1.0 / ya.shape[0])
+    else:
+        # subsample rows and their weights together: the index of each row rides along as a last column
+        x0, y0 = _as_float64_2d(x, "x"), _as_float64_2d(y, "y")
+        wx, wy = _weights(weights_x, len(x0), "weights_x"), _weights(weights_y, len(y0), "weights_y")
+        xi, yi = _prepare(np.column_stack([x0, np.arange(len(x0))]), np.column_stack([y0, np.arange(len(y0))]),
+                          max_cells, rng)
+        ix, iy = xi[:, -1].astype(np.int64), yi[:, -1].astype(np.int64)
+        xa, ya = x0[ix], y0[iy]
+        a = np.full(len(ix), 1.0) if wx is None else wx[ix]
+        b = np.full(len(iy), 1.0) if wy is None else wy[iy]
+        if a.sum() <= 0 or b.sum() <= 0:
+            raise ValueError("the subsampled cells carry no weight; raise max_cells")
+        a, b = a / a.sum(), b / b.sum()
     # scipy's cdist takes differences first: zero distances are exactly zero (ot.dist expands the square)
     cost = cdist(xa, ya, metric="euclidean" if p == 1 else "sqeuclidean")
-    a = np.full(xa.shape[0], 1.0 / xa.shape[0])
-    b = np.full(ya.shape[0], 1.0 / ya.shape[0])
     value = float(ot.emd2(a, b, cost, numItermax=max(100_000, 50 * cost.size)))
     value = max(value, 0.0)
     return value if p == 1 else float(np.sqrt(value))

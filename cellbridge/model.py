@@ -24,7 +24,8 @@ import torch
 
 from ._logging import logger
 from ._utils import RNGLike, auto_num_threads, cpu_threads, resolve_device, torch_generator
-from .methods import FitContext, Method, get_method
+from .methods import FitContext, Method, get_method, get_term
+from .methods.growth import DEFAULT_TAU
 from .methods.checkpoint import Checkpointer, fingerprint
 from .nn import build_network
 from .sde import integrate
@@ -149,6 +150,37 @@ class CellBridgeModel:
         return self.networks[self.method_class.drift_network]
 
     @property
+    def has_growth(self) -> bool:
+        """Whether the model has a growth rate network (fitted with ``growth=True``)."""
+        return "growth" in self.config.get("terms", {})
+
+    @property
+    def growth_identifiable(self) -> str | None:
+        """``"absolute"`` when population sizes were given, ``"relative"`` when only rate differences mean
+        anything (no population sizes), None without growth."""
+        if not self.has_growth:
+            return None
+        return "absolute" if self.config["terms"]["growth"].get("population_size") is not None else "relative"
+
+    @torch.no_grad()
+    def growth_rate(self, t, x: np.ndarray) -> np.ndarray:
+        """The learned growth rate ``g(t, x)`` (log-mass per user time unit) at time(s) ``t`` (a number, or
+        one per cell) and states ``x`` ``(n, d)`` in user units.
+
+        Without population sizes at the fit only differences between rates are identified (see
+        :mod:`cellbridge.methods.growth`). Raises ValueError for a model without growth.
+        """
+        if not self.has_growth:
+            raise ValueError("this model has no growth network: fit it with growth=True")
+        n = self.normalization
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"x must have shape (n_cells, {self.dim}), got {x.shape}")
+        xt = torch.as_tensor(n.x_to(x), dtype=torch.float32, device=self.device)
+        tt = torch.as_tensor(np.broadcast_to(n.t_to(t), (len(x),)).copy(), dtype=torch.float32, device=self.device)
+        return self.networks["growth"](tt, xt).reshape(-1).cpu().numpy().astype(np.float64) / n.t_span
+
+    @property
     def sigma(self) -> float:
         """Diffusion coefficient in user units (representation units per square root of time unit)."""
         return float(self.config["sigma"])
@@ -200,6 +232,11 @@ class CellBridgeModel:
         num_threads: int | None = None,
         checkpoint_dir: str | Path | None = None,
         checkpoint_every: int | None = None,
+        growth: bool = False,
+        population_size=None,
+        growth_prior=None,
+        growth_tau: float = DEFAULT_TAU,
+        growth_weight: float = 1.0,
         **train_kwargs,
     ) -> "CellBridgeModel":
         """Fit a model to cells ``x`` ``(n, d)`` observed at times ``t`` ``(n,)`` (AnnData-free).
@@ -234,6 +271,22 @@ class CellBridgeModel:
             steps (default 200) and at the end, atomically. Calling the same fit again with the same folder
             resumes from it, and ends with the same model, bit for bit on the CPU, as a run never interrupted;
             a checkpoint of another fit (other data, settings or seed) is refused. Needs a seed (``rng``).
+        growth
+            Learn unbalanced dynamics: a growth rate network ``g(t, x)`` (log-mass per time unit) trained
+            jointly with the method's networks, which are then fitted on source-relaxed couplings
+            (:mod:`cellbridge.methods.growth`). False (default): balanced.
+        population_size
+            Relative population size per time point: a dict ``{time: size}`` or a sequence in the order of
+            the sorted time points. Without it (None) every snapshot has mass 1 and only differences of
+            growth rates are identified.
+        growth_prior
+            Prior growth rate of each cell (log-mass per time unit, e.g. from proliferation and apoptosis
+            scores), shaping the source masses ``~ exp(rate Delta)``; None: uniform.
+        growth_tau
+            Source relaxation in ``(0, 1)`` (moscot's ``tau_a``); the default 0.95 and its rationale:
+            :mod:`cellbridge.methods.growth`.
+        growth_weight
+            Weight of the growth loss in the total.
         **train_kwargs
             Fields of the method's configuration (n_steps, batch_size, lr, ...) and the method's own fit
             options (DSBM with ``init_coupling="sf2m"``: ``init_model``, a fitted [SF]2M model whose SDE makes
@@ -274,6 +327,7 @@ class CellBridgeModel:
                         f"batch_size={largest}")
             cfg.batch_size = largest
         x_train = norm.x_to(x).astype(np.float32)
+        terms, term_record = _growth_terms(growth, population_size, growth_prior, growth_tau, growth_weight, t, norm)
         checkpoint = None
         if checkpoint_dir is not None:
             if rng is None:
@@ -281,7 +335,8 @@ class CellBridgeModel:
             every = DEFAULT_CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
             checkpoint = Checkpointer(checkpoint_dir, every, fingerprint(
                 method, cfg.to_dict(), float(sigma), x_train, t, _rng_identity(rng),
-                {k: _option_identity(v) for k, v in sorted(options.items())}, str(resolve_device(device))))
+                {k: _option_identity(v) for k, v in sorted(options.items())}, str(resolve_device(device)),
+                *([term_record, np.asarray(terms["growth"]["rates"], dtype=np.float64)] if terms else [])))
         elif checkpoint_every is not None:
             raise ValueError("checkpoint_every needs checkpoint_dir")
         if num_threads is None and resolve_device(device).type == "cpu":
@@ -296,13 +351,15 @@ class CellBridgeModel:
                                **settings)
 
             context = FitContext(x=x, t=t, sigma=float(sigma), normalization=norm, device=dev, progress=progress,
-                                 fit=fit_other, checkpoint=checkpoint)
+                                 fit=fit_other, checkpoint=checkpoint, terms=terms)
             try:
                 result = method_cls.train(x_train, norm.t_to(t), cfg, context=context, rng=rng, **options)
             except FloatingPointError as err:
                 raise FloatingPointError(f"{err} (sigma={float(sigma):.4g}, default {suggested:.4g}; "
                                          f"lr={cfg.lr:g})") from None
-        networks = result.networks
+        networks = {**result.networks, **context.term_networks}
+        for net in context.term_networks.values():
+            net.eval()
         config = {
             "format_version": _FORMAT_VERSION,
             "method": method,
@@ -313,6 +370,7 @@ class CellBridgeModel:
             "network": next(iter(networks.values())).config,
             "networks": {name: net.config for name, net in networks.items()},
             **result.config,
+            **({"terms": term_record} if term_record else {}),
             **(metadata or {}),
         }
         return cls(config, networks, norm, result.history)
@@ -387,7 +445,8 @@ class CellBridgeModel:
         method: str = "euler",
         direction: str = "forward",
         rng: RNGLike = 0,
-    ) -> np.ndarray:
+        return_log_weights: bool = False,
+    ):
         """Push cells ``x0`` ``(n, d)`` from ``t_eval[0]`` through the times ``t_eval`` (user units).
 
         Parameters
@@ -409,11 +468,16 @@ class CellBridgeModel:
             of its SDE, in reversed time).
         rng
             Seed (a non-negative int), NumPy generator or None for the Brownian increments.
+        return_log_weights
+            Also return each particle's log-weight, integrated along its path, ``d log w = g(t, x) dt``
+            with the growth network ``g`` (a model fitted with ``growth=True``; zero at ``t_eval[0]``;
+            backwards the mass gained forwards is removed). Without growth the log-weights are zero.
 
         Returns
         -------
         np.ndarray
-            States ``(len(t_eval), n, d)`` in user units.
+            States ``(len(t_eval), n, d)`` in user units; with ``return_log_weights`` the pair
+            ``(states, log_weights)``, log-weights ``(len(t_eval), n)``.
 
         Raises
         ------
@@ -482,8 +546,15 @@ class CellBridgeModel:
         if direction == "backward":  # integrate() steps x + h drift with h < 0: hand it the drift in dt
             travel = drift
             drift = lambda t, x: -travel(t, x)  # noqa: E731
+        rate = self.networks["growth"] if self.has_growth and return_log_weights else None
         path = integrate(drift, x, n.t_to(t_eval), dt=dt, sigma=sigma,
-                         method="euler" if stochastic else method, generator=gen)
+                         method="euler" if stochastic else method, generator=gen, rate=rate)
+        log_w = None
+        if rate is not None:
+            path, log_w = path
+            log_w = log_w.cpu().numpy().astype(np.float64)
+        elif return_log_weights:
+            log_w = np.zeros((len(t_eval), len(x0)))
         states = n.x_from(path.cpu().numpy())
         broken = ~np.isfinite(states).reshape(len(t_eval), -1).all(axis=1)  # one check per output time
         if broken.any():
@@ -494,7 +565,7 @@ class CellBridgeModel:
                 f"the simulated states became NaN or infinite {when} ({n_bad} of {len(x0)} cells): the drift "
                 f"diverged; try more steps_per_interval (now {steps_per_interval}), times within the fitted range "
                 f"[{tp[0]:g}, {tp[-1]:g}], or check the model's weights")
-        return states
+        return (states, log_w) if return_log_weights else states
 
     # -- persistence --------------------------------------------------------------------------------------
     def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
@@ -636,7 +707,16 @@ class CellBridgeModel:
             net_cfgs = {name: config.get("network") for name in method_cls.networks}
         if not isinstance(net_cfgs, dict):
             raise bad(f"networks must map network names to configs, got {type(net_cfgs).__name__}")
-        for name in method_cls.networks:
+        terms = config.get("terms", {})
+        if not isinstance(terms, dict):
+            raise bad(f"terms must map term names to settings, got {type(terms).__name__}")
+        expected = list(method_cls.networks)
+        for term_name, settings in terms.items():
+            try:
+                expected += list(get_term(term_name).network_names(settings))
+            except ValueError as err:
+                raise bad(f"holds a term this cellbridge does not know ({err})") from None
+        for name in expected:
             net_cfg = net_cfgs.get(name)
             if not isinstance(net_cfg, dict):
                 raise bad(f"holds no config of network {name!r}, which method {config['method']!r} needs")
@@ -668,11 +748,11 @@ class CellBridgeModel:
             raise bad(f"cannot be read as saved weights ({type(err).__name__}: {first})", weights_file) from None
         if not isinstance(states, dict) or not all(isinstance(s, dict) for s in states.values()):
             raise bad("does not hold one state dict per network", weights_file)
-        if set(states) != set(method_cls.networks):
-            raise bad(f"holds networks {sorted(states)}, expected {sorted(method_cls.networks)} for method "
+        if set(states) != set(expected):
+            raise bad(f"holds networks {sorted(states)}, expected {sorted(expected)} for method "
                       f"{config['method']!r}", weights_file)
         networks = {}
-        for name in method_cls.networks:
+        for name in expected:
             state = states[name]
             try:
                 net = build_network(net_cfgs[name])
@@ -690,6 +770,45 @@ class CellBridgeModel:
         history = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in history.items()}
         model = cls(config, networks, Normalization.from_dict(norm), history)
         return model.to(device)
+
+
+def _growth_terms(growth, population_size, growth_prior, tau, weight, t: np.ndarray, norm: Normalization):
+    """The growth term's settings (trainer coordinates) and its JSON record; ``({}, {})`` without growth."""
+    if not isinstance(growth, (bool, np.bool_)):
+        raise TypeError(f"growth must be True or False, got {growth!r}")
+    if not growth:
+        if population_size is not None or growth_prior is not None:
+            raise ValueError("population_size and growth_prior need growth=True")
+        return {}, {}
+    tp = np.unique(t)
+    population = None
+    if population_size is not None:
+        if isinstance(population_size, dict):
+            keys = np.asarray([float(k) for k in population_size], dtype=np.float64)
+            values = np.asarray(list(population_size.values()), dtype=np.float64)
+            population = np.empty(len(tp))
+            for k, time in enumerate(tp):
+                hit = np.flatnonzero(np.isclose(keys, time))
+                if len(hit) != 1:
+                    raise ValueError(f"population_size has no (single) entry for time point {time:g}; "
+                                     f"time points: {tp.tolist()}")
+                population[k] = values[hit[0]]
+        else:
+            population = np.asarray(population_size, dtype=np.float64).reshape(-1)
+            if population.shape != tp.shape:
+                raise ValueError(f"population_size must hold one size per time point ({len(tp)}), got {population.size}")
+        if not (np.isfinite(population) & (population > 0)).all():
+            raise ValueError(f"population sizes must be positive and finite, got {population.tolist()}")
+    rates = None
+    if growth_prior is not None:
+        rates = np.asarray(growth_prior, dtype=np.float64).reshape(-1)
+        if rates.shape != t.shape or not np.isfinite(rates).all():
+            raise ValueError(f"growth_prior must hold one finite rate per cell ({len(t)})")
+        rates = rates * norm.t_span  # per unit of the trainer's time
+    settings = {"tau": float(tau), "weight": float(weight), "population": population, "rates": rates}
+    record = {"growth": {"tau": float(tau), "weight": float(weight), "prior": rates is not None,
+                         "population_size": None if population is None else population.tolist()}}
+    return {"growth": settings}, record
 
 
 def _rng_identity(rng: RNGLike):

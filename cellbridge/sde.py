@@ -40,7 +40,8 @@ def integrate(
     method: str = "euler",
     generator: torch.Generator | None = None,
     return_path: bool = True,
-) -> torch.Tensor:
+    rate: Drift | None = None,
+):
     """Integrate ``dx = drift(t, x) dt + sigma dW`` from ``t_eval[0]`` through the times in ``t_eval``.
 
     Parameters
@@ -62,6 +63,11 @@ def integrate(
         Torch generator for the Brownian increments.
     return_path
         Return the states at every time of ``t_eval`` (``(len(t_eval), n, d)``) or only the last (``(n, d)``).
+    rate
+        Optional growth rate ``(t, x) -> (n, 1)`` or ``(n,)``: each particle then carries a log-weight
+        integrated along its path, ``d log w = rate dt`` (left-point rule at the scheme's steps, with the
+        signed step, so that integrating backwards removes the mass gained forwards), and the result is the
+        pair ``(states, log_weights)`` with log-weights ``(len(t_eval), n)`` (or ``(n,)``), zero at the start.
     """
     if method not in _ODE_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {_ODE_METHODS}")
@@ -77,13 +83,20 @@ def integrate(
         raise ValueError("t_eval must be monotone")
     x = x0
     path = [x0]
+    log_w = torch.zeros(x0.shape[0], dtype=x0.dtype, device=x0.device) if rate is not None else None
+    log_ws = [log_w]
     for t_start, t_end in zip(times, times[1:]):
         n_steps = max(1, math.ceil(abs(t_end - t_start) / dt - 1e-9)) if t_end != t_start else 0
         h = (t_end - t_start) / n_steps if n_steps else 0.0
         for k in range(n_steps):
             t = t_start + k * h
+            if rate is not None:
+                log_w = log_w + h * rate(t, x).reshape(-1)
             x = _step(drift, t, x, h, method)
             if sigma > 0:
                 x = x + sigma * math.sqrt(abs(h)) * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         path.append(x)
-    return torch.stack(path) if return_path else x
+        log_ws.append(log_w)
+    if rate is None:
+        return torch.stack(path) if return_path else x
+    return (torch.stack(path), torch.stack(log_ws)) if return_path else (x, log_w)

@@ -11,6 +11,11 @@ learned anything about the dynamics that the geometry of the two snapshots does 
 - :func:`ot_interpolation`: McCann's displacement interpolation along exact optimal-transport pairs
   (squared-Euclidean cost), the W2 geodesic between the two snapshots. The strongest of the four, and the
   one the learned peers do not beat on average (see ``../shared/benchmarks/peers.md``).
+- :func:`entropic_ot_interpolation`: the same along pairs drawn from an entropic plan (cellbridge's own
+  Sinkhorn): what moscot's interpolation of a temporal problem does.
+- :func:`unbalanced_ot_interpolation`: pairs from a source-relaxed entropic plan (mass created or lost at
+  the earlier snapshot, as growth does), each pair weighted by its source's growth up to ``s``: the
+  geometry a growth model must beat.
 
 All take ``(x_prev, x_next, s, rng)`` with ``s = (t - t_prev) / (t_next - t_prev)`` in ``[0, 1]`` and return
 the predicted cells as a float64 array; :data:`BASELINES` maps their names to them.
@@ -28,13 +33,21 @@ from .._utils import RNGLike, as_numpy_rng
 from ..ot.exact import exact_plan
 
 __all__ = [
+    "ALL_BASELINES",
     "BASELINES",
     "previous_snapshot",
     "next_snapshot",
     "random_pair_interpolation",
     "ot_interpolation",
+    "entropic_ot_interpolation",
+    "unbalanced_ot_interpolation",
     "equal_subsamples",
 ]
+
+#: entropic regularisation of the entropic baselines, relative to the mean squared distance between the two
+#: snapshots: about the Schrodinger-bridge value of cellbridge's default sigma in 5 PCA dimensions
+#: (``eps = 2 sigma^2 Delta ~ mean cost / (16 d)``, :func:`cellbridge.model.default_sigma`)
+DEFAULT_EPS_REL = 0.0125
 
 #: Cells per side above which the pairing baselines subsample (exact OT is cubic in the cell count).
 DEFAULT_MAX_CELLS = 2000
@@ -103,10 +116,70 @@ def ot_interpolation(x_prev, x_next, s: float, rng: RNGLike = 0, *, max_cells: i
     return (1.0 - s) * a + s * b[j]
 
 
+def _plan_pairs(a: np.ndarray, b: np.ndarray, s: float, rng: np.random.Generator, eps_rel: float,
+                tau: float | None) -> np.ndarray:
+    """Cells ``(1 - s) x_i + s y_j`` for ``len(a)`` pairs drawn from an entropic (optionally source-relaxed)
+    plan; with ``tau`` each pair is drawn with the weight its source has at ``s``, ``g_i^s`` of the mass
+    ``g_i`` (row sum over the source's share) the plan gives it at the end."""
+    from ..ot.sinkhorn import sinkhorn
+
+    cost = torch.from_numpy(cdist(a, b, "sqeuclidean"))
+    eps = eps_rel * float(cost.mean())
+    reg = None if tau is None else (eps * tau / (1 - tau), None)
+    plan = sinkhorn(cost, eps=eps, reg_m=reg, tol=1e-6, max_iter=20_000).plan.numpy()
+    if tau is not None:  # pairs of the plan carry g_i at the end; at s they carry g_i^s: reweight by g_i^(s - 1)
+        growth = plan.sum(axis=1) * len(a)
+        plan = plan * np.power(np.maximum(growth, 1e-300), s - 1.0)[:, None]
+    p = plan.ravel() / plan.sum()
+    k = rng.choice(p.size, size=len(a), replace=True, p=p)
+    i, j = np.divmod(k, plan.shape[1])
+    return (1.0 - s) * a[i] + s * b[j]
+
+
+def entropic_ot_interpolation(x_prev, x_next, s: float, rng: RNGLike = 0, *, max_cells: int | None = DEFAULT_MAX_CELLS,
+                              eps_rel: float = DEFAULT_EPS_REL) -> np.ndarray:
+    """``(1 - s) x_i + s y_j`` over pairs drawn from the balanced entropic OT plan of equal subsamples.
+
+    ``eps_rel`` is the regularisation relative to the mean squared distance (default
+    :data:`DEFAULT_EPS_REL`).
+    """
+    a, b, s = _check(x_prev, x_next, s)
+    gen = as_numpy_rng(rng)
+    a, b = equal_subsamples(a, b, max_cells, gen)
+    return _plan_pairs(a, b, s, gen, eps_rel, None)
+
+
+def unbalanced_ot_interpolation(x_prev, x_next, s: float, rng: RNGLike = 0, *,
+                                max_cells: int | None = DEFAULT_MAX_CELLS, eps_rel: float = DEFAULT_EPS_REL,
+                                tau: float | None = None) -> np.ndarray:
+    """Interpolation along a source-relaxed entropic plan (moscot's ``tau_a = tau``, ``tau_b = 1``).
+
+    Mass is created or destroyed at ``x_prev``; each source ends with mass ``g_i`` (its row sum over its
+    share), and the predicted cells at ``s`` are drawn from the plan's pairs weighted by ``g_i^s``, the
+    mass of exponential growth at the fraction ``s``. ``tau`` defaults to the growth model's
+    (:data:`cellbridge.methods.growth.DEFAULT_TAU`).
+    """
+    from ..methods.growth import DEFAULT_TAU
+
+    a, b, s = _check(x_prev, x_next, s)
+    gen = as_numpy_rng(rng)
+    a, b = equal_subsamples(a, b, max_cells, gen)
+    return _plan_pairs(a, b, s, gen, eps_rel, DEFAULT_TAU if tau is None else tau)
+
+
 #: Name -> baseline, in the order plots and tables show them.
 BASELINES: dict[str, Callable[..., np.ndarray]] = {
     "previous": previous_snapshot,
     "next": next_snapshot,
     "random_pairs": random_pair_interpolation,
     "ot_interpolation": ot_interpolation,
+}
+
+#: Every baseline leave-one-out can be asked for by name: :data:`BASELINES` (its default set) and the
+#: entropic and unbalanced OT interpolations, which need Sinkhorn on every held-out pair of snapshots
+#: and are asked for explicitly (``baselines=[..., "unbalanced_ot_interpolation"]``).
+ALL_BASELINES: dict[str, Callable[..., np.ndarray]] = {
+    **BASELINES,
+    "entropic_ot_interpolation": entropic_ot_interpolation,
+    "unbalanced_ot_interpolation": unbalanced_ot_interpolation,
 }

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng
 from ..metrics import energy_distance, mmd_rbf, wasserstein
-from .baselines import BASELINES
+from .baselines import ALL_BASELINES, BASELINES
 
 __all__ = ["METRICS", "RESULT_COLUMNS", "Predictor", "model_predictor", "leave_one_out", "summarize"]
 
@@ -134,7 +134,8 @@ def leave_one_out(
     metrics
         Names from :data:`METRICS`: ``"w1"``, ``"w2"``, ``"mmd"``, ``"energy"``.
     baselines
-        Names from :data:`cellbridge.evaluation.BASELINES`; empty for none.
+        Names from :data:`cellbridge.evaluation.baselines.ALL_BASELINES` (default: the four of
+        :data:`cellbridge.evaluation.BASELINES`); empty for none.
     n_seeds
         Repetitions with different seeds (model training, simulation noise, baseline pairing and metric
         subsampling all change with the seed).
@@ -161,9 +162,9 @@ def leave_one_out(
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
         raise ValueError(f"unknown metric(s) {unknown}; available: {list(METRICS)}")
-    unknown = [b for b in baselines if b not in BASELINES]
+    unknown = [b for b in baselines if b not in ALL_BASELINES]
     if unknown:
-        raise ValueError(f"unknown baseline(s) {unknown}; available: {list(BASELINES)}")
+        raise ValueError(f"unknown baseline(s) {unknown}; available: {list(ALL_BASELINES)}")
     if int(n_seeds) < 1:
         raise ValueError(f"n_seeds must be a positive integer, got {n_seeds}")
     predictors = dict(predictors or {})
@@ -190,7 +191,7 @@ def leave_one_out(
                 predictions[name] = ("model", np.asarray(cells))
         s = (tk - t_prev) / (t_next - t_prev)
         for name in baselines:
-            predictions[name] = ("baseline", BASELINES[name](x_prev, x_next, s, rng=seed))
+            predictions[name] = ("baseline", ALL_BASELINES[name](x_prev, x_next, s, rng=seed))
         for name, (kind, cells) in predictions.items():
             if not np.all(np.isfinite(cells)):
                 logger.warning(f"leave-one-out: prediction {name!r} at t={tk:g} has non-finite values; scored as NaN")

@@ -13,6 +13,12 @@ A training method is three things, each one class:
 
 :class:`cellbridge.CellBridgeModel` talks to methods only through :class:`Method`, so a new method is one
 file and one registration (``tests/methods/test_registry.py`` registers a toy method in a few lines).
+
+A *term* is trained jointly with any method's networks: a :class:`Term` subclass registered with
+:func:`register_term` owns its networks and loss, and may change the trainer's coupling when it is
+attached (:meth:`Trainer.attach_terms`, called by :meth:`FitContext.run`). Its loss is added to every step's
+total, its networks join every stage's optimiser and checkpoint, and the model saves them beside the
+method's. Growth (:mod:`cellbridge.methods.growth`) is one: one file and one registration.
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ if TYPE_CHECKING:
     from ..model import CellBridgeModel, Normalization
     from .checkpoint import Checkpointer
 
-__all__ = ["FitContext", "Method", "MethodConfig", "Stage", "Trainer", "TrainResult", "available_methods",
-           "get_method", "register_method", "unregister_method"]
+__all__ = ["FitContext", "Method", "MethodConfig", "Stage", "Term", "Trainer", "TrainResult", "available_methods",
+           "available_terms", "get_method", "get_term", "register_method", "register_term", "unregister_method"]
 
 DIRECTIONS = ("forward", "backward")
 Drift = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -257,10 +263,44 @@ class Trainer:
         history.update({name: losses[:, k] for k, name in enumerate(self.loss_names)})
         return history
 
+    # -- terms trained jointly ----------------------------------------------------------------------------
+    #: attached :class:`Term` instances (none by default)
+    terms: Sequence["Term"] = ()
+
+    def attach_terms(self, specs: dict[str, dict]) -> None:
+        """Attach the registered terms ``{name: settings}`` (before training): their networks become
+        attributes of the trainer (checkpointed, optimised in every stage) and their losses entries of the
+        loss vector. Seeds derive from the trainer's generator, so a fit without terms is unchanged."""
+        terms = []
+        for name, settings in specs.items():
+            seed = int(torch.randint(2**31 - 1, (1,), generator=self.generator, device=self.generator.device))
+            term = get_term(name)(self, seed=seed, **settings)
+            for net_name, net in term.networks().items():
+                if hasattr(self, net_name):
+                    raise ValueError(f"term {name!r} names a network {net_name!r} the trainer already has")
+                setattr(self, net_name, net)
+            terms.append(term)
+        self.terms = tuple(terms)
+        self.loss_names = type(self).loss_names + tuple(n for term in terms for n in term.loss_names)
+
+    def term_networks(self) -> dict[str, torch.nn.Module]:
+        """The networks of the attached terms, by name."""
+        return {k: v for term in self.terms for k, v in term.networks().items()}
+
+    def _trained_networks(self, stage: Stage) -> list[torch.nn.Module]:
+        return [*stage.networks, *self.term_networks().values()]
+
+    def reweight_pairs(self, x0: torch.Tensor, x1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pairs ``(K, n, d)`` made by simulating from uniformly drawn cells, resampled by each term that
+        weighs paths (growth: by the mass a path gains); unchanged without such terms."""
+        for term in self.terms:
+            x0, x1 = term.reweight_pairs(x0, x1, self.generator)
+        return x0, x1
+
     # -- the loop -----------------------------------------------------------------------------------------
     def _optimizer(self, stage: Stage):
         if stage.optimizer is None:
-            params = [p for net in stage.networks for p in net.parameters()]
+            params = [p for net in self._trained_networks(stage) for p in net.parameters()]
             cfg = self.config
             stage.optimizer, stage.scheduler = make_optimizer(params, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                                               lr_schedule=cfg.lr_schedule, n_steps=stage.n_steps,
@@ -270,11 +310,14 @@ class Trainer:
     def take_step(self, stage: Stage, step: int) -> torch.Tensor:
         """One optimisation step of ``stage``; returns the detached loss vector (no host read)."""
         optimizer, scheduler = self._optimizer(stage)
-        losses = self.stage_losses(stage, step)
+        losses = tuple(self.stage_losses(stage, step))
+        for term in self.terms:  # joint training: each term's weighted loss joins the total
+            extra = tuple(term.losses(self.generator))
+            losses = (losses[0] + term.weight * extra[0], *losses[1:], *extra)
         optimizer.zero_grad(set_to_none=True)
         losses[0].backward()
         if self.config.grad_clip is not None:
-            for net in stage.networks:
+            for net in self._trained_networks(stage):
                 torch.nn.utils.clip_grad_norm_(net.parameters(), self.config.grad_clip)
         optimizer.step()
         if scheduler is not None:
@@ -411,6 +454,10 @@ class FitContext:
         device (e.g. DSBM's [SF]2M initial coupling), checkpointed in a subfolder when this fit is.
     checkpoint
         Where the trainer checkpoints (pass it to :meth:`Trainer.train`); None: no checkpoints.
+    terms
+        Terms to train jointly, ``{name: settings}`` (see :func:`register_term`); :meth:`run` attaches them.
+    term_networks
+        Filled by :meth:`run`: the terms' trained networks, saved with the model.
     """
 
     x: np.ndarray
@@ -421,6 +468,17 @@ class FitContext:
     progress: bool
     fit: Callable[..., "CellBridgeModel"]
     checkpoint: "Checkpointer | None" = None
+    terms: dict[str, dict] = field(default_factory=dict)
+    term_networks: dict[str, torch.nn.Module] = field(default_factory=dict)
+
+    def run(self, trainer: Trainer) -> dict:
+        """Attach this fit's terms to ``trainer``, train it (progress bar, checkpoints) and return the loss
+        history; the terms' trained networks are kept in ``term_networks`` for the model."""
+        if self.terms:
+            trainer.attach_terms(self.terms)
+        history = trainer.train(progress=self.progress, checkpoint=self.checkpoint)
+        self.term_networks.update(trainer.term_networks())
+        return history
 
 
 class Method:
@@ -542,3 +600,76 @@ def get_method(name: str) -> type[Method]:
     except (KeyError, TypeError):
         available = ", ".join(repr(m) for m in _REGISTRY)
         raise ValueError(f"unknown method {name!r}; available: {available}") from None
+
+
+
+# ----------------------------------------------------------------------------------------------------------
+# terms trained jointly with any method
+# ----------------------------------------------------------------------------------------------------------
+
+
+class Term:
+    """A loss and its networks, trained jointly with any method's (e.g. growth).
+
+    Constructed by :meth:`Trainer.attach_terms` as ``Term(trainer, seed=, **settings)``, before training;
+    it may change the trainer's ``coupling`` and ``sampler`` (growth makes the coupling unbalanced).
+
+    Attributes
+    ----------
+    name
+        Registry name (set by :func:`register_term`).
+    loss_names
+        Entries the term adds to the loss vector; the first is its loss, added to the total times ``weight``.
+    weight
+        Weight of the term's loss in the total.
+    """
+
+    name: ClassVar[str]
+    loss_names: ClassVar[tuple[str, ...]] = ()
+    weight: float = 1.0
+
+    def networks(self) -> dict[str, torch.nn.Module]:
+        """The term's networks by name (saved with the model under these names)."""
+        raise NotImplementedError
+
+    def losses(self, generator: torch.Generator) -> Sequence[torch.Tensor]:
+        """Differentiable losses of one step, the term's loss first."""
+        raise NotImplementedError
+
+    def reweight_pairs(self, x0: torch.Tensor, x1: torch.Tensor, generator: torch.Generator):
+        """Resample simulated pairs (see :meth:`Trainer.reweight_pairs`); default unchanged."""
+        return x0, x1
+
+    @classmethod
+    def network_names(cls, settings: dict) -> tuple[str, ...]:
+        """Names of the networks a model fitted with this term holds (for :meth:`CellBridgeModel.load`)."""
+        raise NotImplementedError
+
+
+_TERMS: dict[str, type[Term]] = {}
+
+
+def register_term(name: str):
+    """Class decorator: register a :class:`Term` subclass as ``name`` (a keyword of the model's fit)."""
+
+    def register(cls: type[Term]) -> type[Term]:
+        if name in _TERMS and _TERMS[name] is not cls:
+            raise ValueError(f"a term named {name!r} is registered already")
+        cls.name = name
+        _TERMS[name] = cls
+        return cls
+
+    return register
+
+
+def available_terms() -> tuple[str, ...]:
+    """Names of the registered terms."""
+    return tuple(_TERMS)
+
+
+def get_term(name: str) -> type[Term]:
+    """The term registered as ``name``; ValueError naming the available ones otherwise."""
+    try:
+        return _TERMS[name]
+    except KeyError:
+        raise ValueError(f"unknown term {name!r}; available: {', '.join(map(repr, _TERMS))}") from None

@@ -292,8 +292,8 @@ class DSBMTrainer(Trainer):
     def reciprocal_pairs(self, direction: str) -> tuple[torch.Tensor, torch.Tensor]:
         """New pairs from the SDE fitted in ``direction``: data at its start, simulated states at its end."""
         x0, x1 = self.sampler.sample(self.config.n_sim, self.generator)
-        if direction == "forward":
-            return x0, self.simulate(x0, "forward")
+        if direction == "forward":  # from uniformly drawn cells: terms that weigh paths resample them
+            return self.reweight_pairs(x0, self.simulate(x0, "forward"))
         return self.simulate(x1, "backward"), x1
 
     def _pairs_for(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -455,7 +455,7 @@ class DSBM(Method):
         elif init_model is not None or sf2m_options is not None:
             raise TypeError("init_model and sf2m_options need init_coupling='sf2m'")
         trainer = DSBMTrainer(x, t, config, device=context.device, rng=np_rng, **init)
-        history = trainer.train(progress=context.progress, checkpoint=context.checkpoint)
+        history = context.run(trainer)
         extra["directions"] = [d for d in DIRECTIONS if d in trainer.trained]
         return TrainResult({"forward": trainer.forward, "backward": trainer.backward}, history, extra)
 

@@ -55,12 +55,19 @@ class IntervalSampler:
         tp = torch.as_tensor(self.time_points, dtype=torch.float32, device=self.device)
         self.t0, self.t1 = tp[:-1], tp[1:]
         self.dim = self.x.shape[1]
+        self._order = order
+        self.set_masses(rates, population)
+        self._last: tuple | None = None  # (which draw, indices) of the last draw, for :meth:`marginals`
+
+    def set_masses(self, rates: np.ndarray | None = None, population: np.ndarray | None = None) -> None:
+        """Set the prior growth ``rates`` (one per cell, in the order given to the constructor) and the
+        relative ``population`` size of each time point (see the class parameters); None clears them."""
         self.rates = None
         if rates is not None:
             rates = np.asarray(rates, dtype=np.float64)
-            if rates.shape != t_np.shape or not np.isfinite(rates).all():
+            if rates.shape != self._order.shape or not np.isfinite(rates).all():
                 raise ValueError("rates must hold one finite prior growth rate per cell")
-            self.rates = torch.as_tensor(rates[order], dtype=torch.float32, device=self.device)
+            self.rates = torch.as_tensor(rates[self._order], dtype=torch.float32, device=self.device)
         log_pop = np.zeros(len(self.time_points))
         if population is not None:
             population = np.asarray(population, dtype=np.float64)
@@ -69,7 +76,6 @@ class IntervalSampler:
             log_pop = np.log(population)
         #: log of the population ratio of each interval, log(N_{k+1} / N_k)
         self.log_ratio = torch.as_tensor(np.diff(log_pop), dtype=torch.float32, device=self.device)
-        self._last: tuple | None = None  # (which draw, indices) of the last draw, for :meth:`marginals`
 
     @property
     def n_intervals(self) -> int:
@@ -120,12 +126,19 @@ class IntervalSampler:
         if self._last is None:
             raise RuntimeError("no cells drawn yet")
         i0, i1 = self._last
-        ratio = self.log_ratio.exp().unsqueeze(-1)
+        K = len(i0)
+        # a draw split into blocks (shape0 (K * n_blocks, n)): the masses of each block sum to its interval's
+        n0 = i0.shape[1] if shape0 is None else shape0[-1]
+        n1 = i1.shape[1] if shape1 is None else shape1[-1]
+        i0, i1 = i0.reshape(K, -1, n0), i1.reshape(K, -1, n1)
+        ratio = self.log_ratio.exp().reshape(K, 1, 1)
         if self.rates is None:
-            a = ratio.expand(i0.shape) / i0.shape[1]
+            a = ratio.expand(i0.shape) / n0
         else:
-            log_a = self.rates[i0] * (self.t1 - self.t0).unsqueeze(-1)
-            a = torch.softmax(log_a, dim=1) * ratio
-        b = ratio.expand(i1.shape) / i1.shape[1]
-        a, b = a.contiguous(), b.contiguous()
+            log_a = self.rates[i0] * (self.t1 - self.t0).reshape(K, 1, 1)
+            a = torch.softmax(log_a, dim=-1) * ratio
+        b = ratio.expand(i1.shape) / n1
+        a, b = a.reshape(-1, n0).contiguous(), b.reshape(-1, n1).contiguous()
+        if shape0 is None:
+            a, b = a.reshape(K, n0), b.reshape(K, n1)
         return (a if shape0 is None else a.reshape(shape0)), (b if shape1 is None else b.reshape(shape1))

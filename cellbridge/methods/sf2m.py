@@ -390,7 +390,7 @@ class SF2M(Method):
     @classmethod
     def train(cls, x, t, config: SF2MConfig, *, context: FitContext, rng, **options) -> TrainResult:
         trainer = SF2MTrainer(x, t, config, device=context.device, rng=rng)
-        history = trainer.train(progress=context.progress, checkpoint=context.checkpoint)
+        history = context.run(trainer)
         return TrainResult({"flow": trainer.flow, "score": trainer.score}, history)
 
     @classmethod

@@ -134,8 +134,16 @@ class MinibatchCoupling:
         if self.marginals is not None:
             a, b = self.marginals(x0.shape[:-1], x1.shape[:-1])
         reg = eps * (self.tau / (1 - self.tau))
-        return sinkhorn(cost, a, b, eps=eps, reg_m=(reg, None), block_size=self.block_size, overwrite_cost=True,
+        plan = sinkhorn(cost, a, b, eps=eps, reg_m=(reg, None), block_size=self.block_size, overwrite_cost=True,
                         **self.budget(x0.device)).plan
+        self.last_plan = (x0, x1, plan)  # for a term that reads growth from the same plans (take_last_plan)
+        return plan
+
+    def take_last_plan(self):
+        """The cells and plan ``(x0, x1, plan)`` of the last unbalanced solve, once (None afterwards, or when
+        no plan was solved since)."""
+        last, self.last_plan = getattr(self, "last_plan", None), None
+        return last
 
     # -- draws ----------------------------------------------------------------------------------------------
     def _reused(self, stream):

@@ -36,6 +36,9 @@ def fit(
     key_added: str = DEFAULT_FIT_KEY,
     checkpoint_dir: str | Path | None = None,
     checkpoint_every: int | None = None,
+    growth: bool = False,
+    population_size=None,
+    growth_prior=None,
     **kwargs,
 ) -> CellBridgeModel:
     """Fit stochastic dynamics between the consecutive time points of a time course.
@@ -87,6 +90,20 @@ def fit(
         Checkpoint the training state to this folder every ``checkpoint_every`` steps (default 200) and at
         the end; calling the same fit again with the same folder resumes, with the same result as an
         uninterrupted fit (bit for bit on the CPU). A checkpoint of other data or settings is refused.
+    growth
+        Learn unbalanced dynamics where cells divide and die: a growth rate network (log-mass per time
+        unit) trained jointly with the method's networks, on source-relaxed couplings
+        (:mod:`cellbridge.methods.growth`; ``growth_tau``, default 0.95, and ``growth_weight`` among the
+        ``kwargs``). False (default): balanced. Read the rates with :func:`cellbridge.tl.growth_rate`;
+        :func:`cellbridge.tl.simulate` then weights its cells (``obs["weight"]``).
+    population_size
+        Relative population sizes per time point, so that absolute rates are identified: a dict
+        ``{time or label: size}``, a sequence in time order, the name of an ``adata.uns`` entry holding
+        either, or of an ``adata.obs`` column constant within each time point. None (default): every
+        snapshot has mass 1 and only differences between rates are identified.
+    growth_prior
+        Prior growth rate of each cell: the name of an ``adata.obs`` column (or an array), in log-mass per
+        time unit (e.g. from proliferation and apoptosis scores, as moscot's ``score_genes_for_marginals``).
     **kwargs
         Further settings of the method: fields of :class:`cellbridge.methods.SF2MConfig` (``val_fraction``,
         ``patience``, ``activation``, ``ot_eps_rel``, ...) or of :class:`cellbridge.methods.DSBMConfig`
@@ -120,6 +137,13 @@ def fit(
     tc = time_course(adata, time_key, use_rep, keep_float64=True)  # the model centres in float64
     given = {"n_steps": n_steps, "batch_size": batch_size, "lr": lr, "ot_method": ot_method,
              "hidden_dims": None if hidden_dims is None else tuple(hidden_dims)}
+    growth_kwargs = {}
+    if growth:
+        growth_kwargs = {"growth": True,
+                         "population_size": _population(adata, population_size, tc),
+                         "growth_prior": _prior(adata, growth_prior, tc)}
+    elif population_size is not None or growth_prior is not None:
+        raise ValueError("population_size and growth_prior need growth=True")
     start = time.perf_counter()
     model = CellBridgeModel.fit(
         tc.x, tc.t, method=method, sigma=sigma, device=device, num_threads=num_threads, rng=rng, progress=progress,
@@ -127,6 +151,7 @@ def fit(
         metadata={"use_rep": use_rep, "time_key": time_key,
                   "time_labels": [tc.labels[float(tp)] for tp in tc.time_points]},
         **{k: v for k, v in given.items() if v is not None},
+        **growth_kwargs,
         **kwargs,
     )
     seconds = time.perf_counter() - start
@@ -135,6 +160,11 @@ def fit(
     params = {**train, "sigma_normalized": train.pop("sigma"), "time_key": time_key, "use_rep": use_rep,
               "method": method, "sigma": model.sigma, "sigma_given": sigma is not None,
               "rng": rng if isinstance(rng, int) else None}
+    if model.has_growth:
+        rec = model.config["terms"]["growth"]
+        params.update({"growth": True, "growth_tau": rec["tau"], "growth_weight": rec["weight"],
+                       "growth_prior": growth_prior if isinstance(growth_prior, str) else rec["prior"],
+                       "population_size": rec["population_size"], "growth_identifiable": model.growth_identifiable})
     adata.uns[key_added] = h5ad_safe({
         "params": params,
         "time_points": tc.time_points,
@@ -147,3 +177,50 @@ def fit(
     logger.info(f"fitted {method} in {seconds:.1f}s (final loss {final:.4g}); added uns['{key_added}'] "
                 "(params, time_points, loss_history)")
     return model
+
+
+def _population(adata: AnnData, value, tc) -> np.ndarray | None:
+    """Relative population size per time point (sorted) from a dict, sequence, uns entry or obs column."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value in adata.uns:
+            value = adata.uns[value]
+        elif value in adata.obs:
+            col = np.asarray(adata.obs[value], dtype=np.float64)
+            sizes = []
+            for tp in tc.time_points:
+                vals = np.unique(col[tc.t == tp])
+                if len(vals) != 1:
+                    raise ValueError(f"obs[{value!r}] must be constant within each time point (time {tp:g} has "
+                                     f"{len(vals)} values)")
+                sizes.append(vals[0])
+            return np.asarray(sizes)
+        else:
+            raise ValueError(f"population_size {value!r} is neither an adata.uns entry nor an adata.obs column")
+    if isinstance(value, dict):
+        by_label = {str(label): float(tp) for tp, label in tc.labels.items()}
+        out = {}
+        for key, size in value.items():
+            if isinstance(key, str):
+                if key not in by_label:
+                    raise ValueError(f"population_size names time {key!r}, not a time point of the data "
+                                     f"({sorted(by_label)})")
+                key = by_label[key]
+            out[float(key)] = float(size)
+        return out  # matched to the time points (and checked) by CellBridgeModel.fit
+    return np.asarray(value, dtype=np.float64)
+
+
+def _prior(adata: AnnData, value, tc) -> np.ndarray | None:
+    """Per-cell prior growth rates (in the time course's cell order) from an obs column or an array."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value not in adata.obs:
+            raise ValueError(f"growth_prior {value!r} is not a column of adata.obs")
+        value = adata.obs[value].to_numpy()
+    value = np.asarray(value, dtype=np.float64).reshape(-1)
+    if len(value) != adata.n_obs:
+        raise ValueError(f"growth_prior must hold one rate per cell ({adata.n_obs}), got {len(value)}")
+    return value  # the time course keeps adata's cell order

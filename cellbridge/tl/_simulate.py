@@ -94,6 +94,7 @@ def simulate(
     steps_per_interval: int = DEFAULT_STEPS_PER_INTERVAL,
     direction: str = "forward",
     rng: RNGLike = 0,
+    resample: bool = False,
 ) -> AnnData:
     """Simulate trajectories of a fitted model, starting from the observed cells of one time point.
 
@@ -127,6 +128,10 @@ def simulate(
     rng
         Seed (a non-negative int), NumPy generator or None for the choice of starting cells and the Brownian
         increments.
+    resample
+        Growth models only: replace the weighted rows of each time point by as many rows drawn from them
+        with probability proportional to their weights (multinomial resampling; the rows keep their
+        ``trajectory`` and ``source_cell``, and ``weight`` becomes 1), for tools that take unweighted cells.
 
     Returns
     -------
@@ -136,6 +141,13 @@ def simulate(
         ``trajectory``, ``source_cell`` (the starting cell's name) and ``source_time``; ``obsm[use_rep]``
         the states; ``X`` gene-space values through the PCA loadings when ``use_rep`` is ``"X_pca"`` and
         ``adata.varm["PCs"]`` exists (empty otherwise); ``uns["cellbridge_simulation"]`` the settings.
+        For a model fitted with ``growth=True`` (forwards), ``obs["weight"]`` holds each row's mass,
+        ``exp`` of the growth rate integrated along its path, normalised to mean 1 over the rows of each
+        time point (so unweighted tools see the usual number of cells; score with
+        ``cb.metrics.wasserstein(..., weights_x=obs["weight"])``), and ``uns["cellbridge_simulation"]
+        ["mass"]`` the mean unnormalised weight per time in ``t_eval``: the predicted population size
+        relative to ``from_time`` (meaningful in absolute terms only when population sizes were given at
+        the fit).
 
     Raises
     ------
@@ -200,8 +212,13 @@ def simulate(
     if n_cells is not None:
         start_idx = gen.choice(start_idx, n_cells, replace=n_cells > len(start_idx))
     seed = int(gen.integers(2**31))
+    weighted = model.has_growth and forward
+    if not isinstance(resample, (bool, np.bool_)):
+        raise TypeError(f"resample must be True or False, got {resample!r}")
     states = model.simulate(x_all[start_idx], t_eval, stochastic=stochastic, steps_per_interval=steps_per_interval,
-                            direction=direction, rng=seed)
+                            direction=direction, rng=seed, return_log_weights=weighted)
+    if weighted:
+        states, log_w = states
     n_traj, n_t = len(start_idx), len(t_eval)
     flat = states.transpose(1, 0, 2).reshape(n_traj * n_t, model.dim).astype(np.float32)
     obs = pd.DataFrame({
@@ -211,6 +228,20 @@ def simulate(
         keys.SIM_SOURCE_TIME: from_time,
     })
     obs.index = [f"traj{k}_t{j}" for k in range(n_traj) for j in range(n_t)]
+    mass = None
+    if weighted:
+        raw = np.exp(log_w - log_w.max(axis=1, keepdims=True))  # (n_t, n_traj), stable
+        mass = np.exp(log_w).mean(axis=1)
+        weight = raw / raw.mean(axis=1, keepdims=True)
+        obs[keys.SIM_WEIGHT] = weight.T.reshape(-1)
+        if resample:
+            rows = np.empty((n_t, n_traj), dtype=np.int64)
+            for j in range(n_t):
+                rows[j] = gen.choice(n_traj, n_traj, replace=True, p=weight[j] / weight[j].sum())
+            order = (rows * n_t + np.arange(n_t)[:, None]).T.reshape(-1)  # row of (trajectory, time) in flat
+            flat, obs = flat[order], obs.iloc[order].copy()
+            obs[keys.SIM_WEIGHT] = 1.0
+            obs.index = [f"draw{r}_t{j}" for r in range(n_traj) for j in range(n_t)]
     genes = _gene_space(adata, flat) if use_rep == keys.DEFAULT_REP else None
     if use_rep == "X":  # the model lives in X itself: the states are the simulated X
         sim = AnnData(X=flat, obs=obs, var=adata.var[[]].copy())
@@ -224,8 +255,10 @@ def simulate(
         "use_rep": use_rep, "time_key": time_key, "t_eval": t_eval, "from_time": from_time, "to_time": to_time,
         "stochastic": stochastic, "steps_per_interval": steps_per_interval, "method": model.method,
         "sigma": model.sigma, "direction": direction,
+        **({"weighted": True, "mass": mass, "resampled": bool(resample)} if weighted else {}),
     })
     where = f"states in obsm['{use_rep}']" if use_rep != "X" else "states in X"
     logger.info(f"simulated {n_traj} trajectories {direction} at {n_t} times ({'SDE' if stochastic else 'ODE'}); "
-                + where + (", gene-space values in X" if genes is not None else ""))
+                + where + (", gene-space values in X" if genes is not None else "")
+                + (f", weights in obs['{keys.SIM_WEIGHT}']" + (" (resampled)" if resample else "") if weighted else ""))
     return sim
