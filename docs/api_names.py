@@ -28,6 +28,9 @@ NAMESPACES: list[tuple[str, str]] = [
     ("cellbridge.nn", "Networks"),
     ("cellbridge.methods", "Training methods"),
     ("cellbridge.evaluation", "Leave-one-timepoint-out evaluation"),
+    ("cellbridge.neighbors", "Simulated states onto observed cells"),
+    ("cellbridge.transitions", "Transition matrices between cells"),
+    ("cellbridge.fates", "Fates, push and pull"),
     ("cellbridge.grn", "Gene regulatory networks"),
 ]
 

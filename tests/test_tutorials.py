@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIALS = sorted((ROOT / "tutorials").glob("*.ipynb"))
 DATA = ROOT.parent / "shared" / "data"
+INTEROP = ("cellrank", "scvelo")
 
 
 def code_cells(path: Path) -> list[str]:
@@ -40,6 +41,9 @@ def test_tutorial_runs(path, monkeypatch, tmp_path):
         if os.environ.get("CI"):
             pytest.fail(f"{DATA} is missing in CI")
         pytest.skip(f"the tutorials read ../shared/data ({DATA} not found)")
+    for extra in INTEROP:  # a tutorial that shows CellRank / scVelo needs the interop extra (CI installs it)
+        if f"import {extra}" in "\n".join(code_cells(path)) and not os.environ.get("CI"):
+            pytest.importorskip(extra, reason=f"{path.name} needs {extra}: pip install 'cellbridge[interop]'")
     monkeypatch.setenv("CELLBRIDGE_TUTORIAL_FAST", "1")
     monkeypatch.setenv("CELLBRIDGE_DATA_DIR", str(DATA))
     monkeypatch.setenv("CELLBRIDGE_CACHE", str(tmp_path / "cache"))
