@@ -12,6 +12,7 @@ Usage (one process per data set runs them in parallel; ``--report`` merges what 
 
     python benchmarks/leave_one_out.py --datasets emt hsmm tigon --presets default n_freqs4
     python benchmarks/leave_one_out.py --datasets ipsc --presets default n_freqs4
+    python benchmarks/leave_one_out.py --datasets tigon --presets growth   # + entropic / unbalanced OT rows
     python benchmarks/leave_one_out.py --report      # -> benchmarks/results/leave_one_out.md
 
 Raw rows go to ``benchmarks/results/leave_one_out_<dataset>_<preset>.csv``.
@@ -61,6 +62,13 @@ PRESETS = {
     "spline": {"path": "spline"},  # natural-spline paths through the chains instead of PCHIP
     "linear": {"path": "linear"},  # straight bridges: [SF]2M as published
     "dsbm": {"method": "dsbm"},  # DSBM-IMF+ with its defaults; forward SDE only
+    "growth": {"growth": True},  # the defaults + a learned growth rate; scored as weighted clouds
+}
+#: the baselines each preset's run computes (the same seeds in every run, so a baseline computed twice is
+#: the same rows); any name of ``cellbridge.evaluation.ALL_BASELINES`` can be asked for with --baselines
+PRESET_BASELINES = {
+    "default": ("previous", "next", "random_pairs", "ot_interpolation"),
+    "growth": ("ot_interpolation", "entropic_ot_interpolation", "unbalanced_ot_interpolation"),
 }
 
 
@@ -89,7 +97,7 @@ def load(name: str, data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"unknown data set {name!r}; choose from {DATASETS}")
 
 
-def run(name: str, data_dir: Path, n_seeds: int, preset: str) -> pd.DataFrame:
+def run(name: str, data_dir: Path, n_seeds: int, preset: str, baselines=None) -> pd.DataFrame:
     x, t = load(name, data_dir)
     settings = PRESETS[preset]
 
@@ -100,8 +108,9 @@ def run(name: str, data_dir: Path, n_seeds: int, preset: str) -> pd.DataFrame:
     stochastic = True if settings.get("method") == "dsbm" else (True, False)
     predictors = {preset: model_predictor(factory, preset, stochastic=stochastic, steps_per_interval=100)}
     start = time.perf_counter()
-    # the baselines are computed once, with the defaults' run
-    baselines = () if preset != "default" else ("previous", "next", "random_pairs", "ot_interpolation")
+    # the classic baselines are computed with the defaults' run, the entropic / unbalanced ones with growth's
+    if baselines is None:
+        baselines = PRESET_BASELINES.get(preset, ())
     res = leave_one_out(x, t, predictors, metrics=("w1", "w2", "mmd", "energy"), baselines=baselines,
                         n_seeds=n_seeds, rng=0)
     res.insert(0, "dataset", name)
@@ -120,7 +129,8 @@ def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
 
 
 LABELS = {"previous": "previous snapshot", "next": "next snapshot", "random_pairs": "random-pair interpolation",
-          "ot_interpolation": "OT interpolation"}
+          "ot_interpolation": "OT interpolation", "entropic_ot_interpolation": "entropic OT interpolation",
+          "unbalanced_ot_interpolation": "unbalanced OT interpolation"}
 
 
 def _label(method: str) -> str:
@@ -138,6 +148,9 @@ def report(out: Path) -> None:
     if not frames:
         raise SystemExit("no results yet: run with --datasets first")
     res = pd.concat(frames)
+    # a baseline computed by two runs (same seeds) is the same rows: keep one copy
+    base = res.kind == "baseline"
+    res = pd.concat([res[~base], res[base].drop_duplicates(["dataset", "held_out", "method", "seed", "metric"])])
     w1 = res[res.metric == "w1"]
     present = [d for d in DATASETS if d in set(w1.dataset)]
     models = [f"{p}-{k}" for p in PRESETS for k in ("sde", "ode") if f"{p}-{k}" in set(w1.method)]
@@ -210,13 +223,15 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--presets", nargs="+", default=["default"], choices=list(PRESETS),
                    help="what to fit (default: cellbridge's defaults, with the baselines); each writes its own CSV")
+    p.add_argument("--baselines", nargs="*", default=None, choices=list(cb.evaluation.ALL_BASELINES),
+                   help="baselines of the run (default: the preset's, PRESET_BASELINES; none for other presets)")
     p.add_argument("--report", action="store_true")
     p.add_argument("--out", type=Path, default=RESULTS / "leave_one_out.md")
     args = p.parse_args()
     torch.set_num_threads(1)
     for name in args.datasets:
         for preset in args.presets:
-            res = run(name, args.data_dir, args.seeds, preset)
+            res = run(name, args.data_dir, args.seeds, preset, args.baselines)
             res.to_csv(RESULTS / f"leave_one_out_{name}_{preset}.csv", index=False)
     if args.report:
         report(args.out)

@@ -8,6 +8,18 @@ and is scored against the real cells of ``t_k`` by distribution distances. Basel
 A *predictor* is a callable ``predict(x_train, t_train, x_start, t_start, t_target, seed) -> {name: cells}``
 returning one or more named predictions (one fit can give an SDE and an ODE prediction);
 :func:`model_predictor` builds one from a model factory such as :meth:`cellbridge.CellBridgeModel.fit`.
+
+A prediction is either an array of cells (a uniform cloud) or a pair ``(cells, weights)``: a weighted
+cloud, as a growth model (``growth=True``) predicts it, its particles carrying the mass they gained or lost
+along their paths. A weighted prediction is scored as that weighted distribution (:func:`score`):
+
+- ``"w1"``, ``"w2"``: exact OT with the normalised weights as the predicted side's masses
+  (:func:`cellbridge.metrics.wasserstein` with ``weights_x``), the held-out cells uniform;
+- ``"mmd"``, ``"energy"`` (which take no weights): on a resample of the predicted cells, as many as there
+  are, drawn with replacement in proportion to the weights by a generator seeded with the repetition's
+  seed (:func:`weighted_resample`); both are V-statistics, for which a repeated cell is a weight.
+
+A uniform prediction (an array, or a model without growth) is scored exactly as before weights existed.
 """
 
 from __future__ import annotations
@@ -24,7 +36,8 @@ from .._utils import RNGLike, as_numpy_rng
 from ..metrics import energy_distance, mmd_rbf, wasserstein
 from .baselines import ALL_BASELINES, BASELINES
 
-__all__ = ["METRICS", "RESULT_COLUMNS", "Predictor", "model_predictor", "leave_one_out", "summarize"]
+__all__ = ["METRICS", "WEIGHTED_METRICS", "RESULT_COLUMNS", "Predictor", "model_predictor", "leave_one_out",
+           "normalized_weights", "score", "summarize", "weighted_resample"]
 
 Predictor = Callable[[np.ndarray, np.ndarray, np.ndarray, float, float, int], dict]
 
@@ -34,6 +47,13 @@ METRICS: dict[str, Callable[..., float]] = {
     "w2": lambda x, y, **kw: wasserstein(x, y, p=2, **kw),
     "mmd": mmd_rbf,
     "energy": energy_distance,
+}
+
+#: Name -> distance ``f(predicted, real, weights_x=, max_cells=, rng=)`` of the metrics that take the predicted
+#: side's weights; the others score a weighted prediction on :func:`weighted_resample`.
+WEIGHTED_METRICS: dict[str, Callable[..., float]] = {
+    "w1": lambda x, y, **kw: wasserstein(x, y, p=1, **kw),
+    "w2": lambda x, y, **kw: wasserstein(x, y, p=2, **kw),
 }
 
 #: the metrics that can run on an accelerator (dense kernel sums)
@@ -49,6 +69,7 @@ def model_predictor(
     *,
     stochastic: bool | Sequence[bool] = (True, False),
     steps_per_interval: int = 100,
+    weighted: bool | None = None,
 ) -> Predictor:
     """Turn a model factory into a predictor for :func:`leave_one_out`.
 
@@ -65,6 +86,17 @@ def model_predictor(
         Which integrations to score (one fit serves both).
     steps_per_interval
         Integration steps per (median) interval between time points.
+    weighted
+        Predict weighted clouds ``(cells, weights)``: the simulated cells with the normalised weights
+        ``exp(log w)`` integrated along their paths by the model's growth rate
+        (``simulate(..., return_log_weights=True)``). None (default): when the model has growth
+        (``model.has_growth``), else the uniform cloud as before. True for a model without growth is an
+        error; False scores a growth model's cells as if they were uniform.
+
+    Returns
+    -------
+    Predictor
+        ``predict(x_train, t_train, x_start, t_start, t_target, seed) -> {name: prediction}``.
     """
     modes = [bool(stochastic)] if isinstance(stochastic, (bool, np.bool_)) else [bool(s) for s in stochastic]
     if not modes:
@@ -72,14 +104,112 @@ def model_predictor(
 
     def predict(x_train, t_train, x_start, t_start, t_target, seed):
         model = factory(x_train, t_train, rng=seed)
+        has_growth = bool(getattr(model, "has_growth", False))
+        if weighted and not has_growth:
+            raise ValueError("weighted=True needs a model fitted with growth=True (model.has_growth)")
+        use_weights = has_growth if weighted is None else bool(weighted)
         out = {}
         for sde in modes:
-            path = model.simulate(x_start, [t_start, t_target], stochastic=sde,
-                                  steps_per_interval=steps_per_interval, rng=seed)
-            out[f"{name}-{'sde' if sde else 'ode'}"] = np.asarray(path[-1])
+            label = f"{name}-{'sde' if sde else 'ode'}"
+            if use_weights:
+                path, log_w = model.simulate(x_start, [t_start, t_target], stochastic=sde,
+                                             steps_per_interval=steps_per_interval, rng=seed, return_log_weights=True)
+                out[label] = (np.asarray(path[-1]), normalized_weights(np.asarray(log_w)[-1]))
+            else:
+                path = model.simulate(x_start, [t_start, t_target], stochastic=sde,
+                                      steps_per_interval=steps_per_interval, rng=seed)
+                out[label] = np.asarray(path[-1])
         return out
 
     return predict
+
+
+def normalized_weights(log_weights) -> np.ndarray:
+    """Weights ``exp(log w)`` normalised to sum 1 (computed stably, after subtracting the largest).
+
+    Parameters
+    ----------
+    log_weights
+        Log-weights ``(n,)``, finite.
+
+    Returns
+    -------
+    numpy.ndarray
+        Non-negative float64 weights summing to 1.
+    """
+    lw = np.asarray(log_weights, dtype=np.float64).reshape(-1)
+    if lw.size == 0 or not np.isfinite(lw).all():
+        raise ValueError("log-weights must be a non-empty array of finite numbers")
+    w = np.exp(lw - lw.max())
+    return w / w.sum()
+
+
+def weighted_resample(cells: np.ndarray, weights, rng: RNGLike = 0) -> np.ndarray:
+    """``len(cells)`` cells drawn with replacement with probabilities ``weights`` (normalised).
+
+    Parameters
+    ----------
+    cells
+        Cells ``(n, d)``.
+    weights
+        Non-negative weights ``(n,)`` with a positive sum.
+    rng
+        Seed or generator of the draw; the same seed gives the same resample.
+
+    Returns
+    -------
+    numpy.ndarray
+        The resampled cells ``(n, d)``.
+    """
+    cells = np.asarray(cells)
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.shape != (len(cells),) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights must be {len(cells)} non-negative finite numbers with a positive sum")
+    idx = as_numpy_rng(rng).choice(len(cells), size=len(cells), replace=True, p=w / w.sum())
+    return cells[idx]
+
+
+def score(metric: str, prediction, real: np.ndarray, *, max_cells: int | None = 2000, rng: RNGLike = 0,
+          device=None) -> float:
+    """One metric of one prediction against the real cells, as :func:`leave_one_out` scores it.
+
+    Parameters
+    ----------
+    metric
+        A name of :data:`METRICS`.
+    prediction
+        Cells ``(n, d)`` (uniform) or a pair ``(cells, weights)`` (weighted): W1 and W2 use the weights as
+        the predicted masses (:data:`WEIGHTED_METRICS`); MMD and energy distance are computed on
+        :func:`weighted_resample` of the cells with a generator seeded by ``rng``.
+    real
+        Held-out cells ``(m, d)``, uniform.
+    max_cells
+        Both sides are subsampled to at most this many cells (a weighted side keeps its rows' weights).
+    rng
+        Seed of the subsampling (and of the resample of a weighted prediction).
+    device
+        Device of MMD and energy distance (None: NumPy).
+
+    Returns
+    -------
+    float
+        The value; NaN when the prediction holds non-finite values.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; available: {list(METRICS)}")
+    cells, weights = prediction if isinstance(prediction, tuple) else (prediction, None)
+    cells = np.asarray(cells)
+    if not np.all(np.isfinite(cells)):
+        return float("nan")
+    on_device = {"device": device} if metric in _DEVICE_METRICS and device is not None else {}
+    if weights is None:
+        return float(METRICS[metric](cells, real, max_cells=max_cells, rng=rng, **on_device))
+    if metric in WEIGHTED_METRICS:
+        return float(WEIGHTED_METRICS[metric](cells, real, weights_x=weights, max_cells=max_cells, rng=rng))
+    # a generator of its own (from the same seed): the metric's subsampling draws stay as they are
+    draw = np.random.default_rng([int(rng), 1]) if isinstance(rng, (int, np.integer)) else as_numpy_rng(rng)
+    resampled = weighted_resample(cells, weights, rng=draw)
+    return float(METRICS[metric](resampled, real, max_cells=max_cells, rng=rng, **on_device))
 
 
 def _holdout_times(time_points: np.ndarray, holdout: str | Iterable[float]) -> list[float]:
@@ -128,7 +258,8 @@ def leave_one_out(
         Cells ``(n, d)`` and their times ``(n,)``, at three or more time points.
     predictors
         ``{label: predictor}`` (see :func:`model_predictor`); each is refitted without the held-out time
-        point, once per seed. None or empty: baselines only.
+        point, once per seed. None or empty: baselines only. A predictor may return weighted clouds
+        ``(cells, weights)`` (a growth model's, see :func:`model_predictor`), scored by :func:`score`.
     holdout
         ``"interior"`` (every time point but the first and last) or a list of interior time points.
     metrics
@@ -183,22 +314,26 @@ def leave_one_out(
         t_prev, t_next = float(time_points[k - 1]), float(time_points[k + 1])
         x_prev, x_next, x_true = x[t == t_prev], x[t == t_next], x[t == tk]
         keep = t != tk
-        predictions: dict[str, tuple[str, np.ndarray]] = {}
+        predictions: dict[str, tuple[str, Any]] = {}
         for label, predict in predictors.items():
             bar.set_postfix_str(f"t={tk:g} {label}")
             out = predict(x[keep], t[keep], x_prev, t_prev, tk, seed)
             for name, cells in out.items():
-                predictions[name] = ("model", np.asarray(cells))
+                if isinstance(cells, tuple):
+                    if len(cells) != 2:
+                        raise ValueError(f"prediction {name!r} must be cells or a pair (cells, weights)")
+                    predictions[name] = ("model", (np.asarray(cells[0]), np.asarray(cells[1], dtype=np.float64)))
+                else:
+                    predictions[name] = ("model", np.asarray(cells))
         s = (tk - t_prev) / (t_next - t_prev)
         for name in baselines:
             predictions[name] = ("baseline", ALL_BASELINES[name](x_prev, x_next, s, rng=seed))
-        for name, (kind, cells) in predictions.items():
+        for name, (kind, pred) in predictions.items():
+            cells = pred[0] if isinstance(pred, tuple) else pred
             if not np.all(np.isfinite(cells)):
                 logger.warning(f"leave-one-out: prediction {name!r} at t={tk:g} has non-finite values; scored as NaN")
             for metric in metrics:
-                on_device = {"device": metric_device} if metric in _DEVICE_METRICS and metric_device is not None else {}
-                value = (METRICS[metric](cells, x_true, max_cells=max_cells, rng=seed, **on_device)
-                         if np.all(np.isfinite(cells)) else float("nan"))
+                value = score(metric, pred, x_true, max_cells=max_cells, rng=seed, device=metric_device)
                 rows.append((tk, name, kind, rep, metric, float(value)))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
