@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import torch
 from anndata import AnnData
@@ -16,6 +17,7 @@ from ..evaluation import BASELINES
 from ..evaluation.leave_one_out import leave_one_out as _leave_one_out
 from ..evaluation.leave_one_out import model_predictor, summarize
 from ..model import CellBridgeModel
+from ._fit import _population, _prior
 from ._uns import h5ad_safe
 
 
@@ -36,6 +38,9 @@ def leave_one_out(
     rng: RNGLike = 0,
     progress: bool = True,
     key_added: str = DEFAULT_LOO_KEY,
+    growth: bool = False,
+    population_size=None,
+    growth_prior=None,
     **fit_kwargs,
 ) -> pd.DataFrame:
     """Hold out each interior time point, fit without it, predict it, and score against the real cells.
@@ -85,6 +90,20 @@ def leave_one_out(
         Progress bar over the fits.
     key_added
         ``adata.uns[key_added]`` receives ``results`` (the table) and ``params``.
+    growth
+        Fit unbalanced dynamics with a growth rate (as :func:`cellbridge.tl.fit` with ``growth=True``;
+        ``growth_tau`` and ``growth_weight`` go in ``**fit_kwargs``). Each prediction is then the simulated
+        cells with the normalised weights they gained or lost along their paths, scored as that weighted
+        cloud: W1 and W2 with the weights as masses, MMD and energy distance on a weighted resample with a
+        fixed seed (:func:`cellbridge.evaluation.leave_one_out.score`). False (default): balanced, scored as
+        uniform clouds.
+    population_size
+        Relative population size per time point, as in :func:`cellbridge.tl.fit` (a dict, a sequence over
+        the sorted time points, an ``adata.uns`` entry or an ``adata.obs`` column); every fit gets the sizes
+        of the time points it is fitted on. Needs ``growth=True``.
+    growth_prior
+        Prior growth rate per cell (an ``adata.obs`` column or an array), as in :func:`cellbridge.tl.fit`;
+        every fit gets the rates of its training cells. Needs ``growth=True``.
     **fit_kwargs
         Passed to :meth:`cellbridge.CellBridgeModel.fit` (``n_steps``, ``batch_size``, ``sigma``, ...).
 
@@ -102,14 +121,36 @@ def leave_one_out(
     >>> cb.evaluation.summarize(res)  # doctest: +SKIP
     """
     tc = time_course(adata, time_key, use_rep, min_time_points=3)
+    if not isinstance(growth, (bool, np.bool_)):
+        raise TypeError(f"growth must be True or False, got {growth!r}")
+    if not growth and (population_size is not None or growth_prior is not None):
+        raise ValueError("population_size and growth_prior need growth=True")
+    growth_kwargs: dict = {}
+    if growth:
+        sizes = _population(adata, population_size, tc)
+        if sizes is not None and not isinstance(sizes, dict):
+            if len(sizes) != len(tc.time_points):
+                raise ValueError(f"population_size must hold one size per time point ({len(tc.time_points)}), "
+                                 f"got {len(sizes)}")
+            sizes = {float(tp): float(v) for tp, v in zip(tc.time_points, sizes)}
+        growth_kwargs = {"growth": True, "population_size": sizes}
+        prior = _prior(adata, growth_prior, tc)
     predictors = {}
     if method is not None:
         if isinstance(method, str):
             name = method
 
             def factory(x, t, rng):
-                return CellBridgeModel.fit(x, t, method=name, device=device, rng=rng, progress=False, **fit_kwargs)
+                kwargs = dict(growth_kwargs)
+                if growth and prior is not None:
+                    # the core fits on the cells of every time point but the held-out one, in their order
+                    kwargs["growth_prior"] = prior[np.isin(tc.t, np.unique(t))]
+                return CellBridgeModel.fit(x, t, method=name, device=device, rng=rng, progress=False,
+                                           **kwargs, **fit_kwargs)
         elif callable(method):
+            if growth:
+                raise TypeError("growth, population_size and growth_prior only apply to method='sf2m' or 'dsbm', "
+                                "not to a factory (bind them in the factory instead)")
             if fit_kwargs:
                 raise TypeError(f"fit arguments {sorted(fit_kwargs)} only apply to method='sf2m' or 'dsbm', "
                                 "not to a factory (bind them in the factory instead)")
@@ -126,7 +167,10 @@ def leave_one_out(
     params = {"time_key": time_key, "use_rep": use_rep, "method": method if isinstance(method, str) else str(method),
               "holdout": sorted(results["held_out"].unique().tolist()), "metrics": list(metrics),
               "baselines": list(baselines), "n_seeds": int(n_seeds), "steps_per_interval": int(steps_per_interval),
-              "max_cells": max_cells, "rng": rng if isinstance(rng, int) else None,
+              "max_cells": max_cells, "rng": rng if isinstance(rng, int) else None, "growth": bool(growth),
+              "population_size": (None if growth_kwargs.get("population_size") is None else
+                                  {f"{k:g}": float(v) for k, v in growth_kwargs["population_size"].items()}),
+              "growth_prior": growth_prior if isinstance(growth_prior, str) else growth_prior is not None,
               "fit_kwargs": {k: (list(v) if isinstance(v, tuple) else v) for k, v in fit_kwargs.items()
                              if isinstance(v, (int, float, str, bool, tuple))}}
     adata.uns[key_added] = {"params": h5ad_safe(params), "results": results}
