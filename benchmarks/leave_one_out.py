@@ -106,7 +106,19 @@ def run(name: str, data_dir: Path, n_seeds: int, preset: str, baselines=None) ->
                                       **settings)
 
     stochastic = True if settings.get("method") == "dsbm" else (True, False)
-    predictors = {preset: model_predictor(factory, preset, stochastic=stochastic, steps_per_interval=100)}
+    predict = model_predictor(factory, preset, stochastic=stochastic, steps_per_interval=100)
+    if settings.get("growth"):
+        weighted = predict
+
+        def predict(*args):
+            # beside each weighted prediction, its cells scored as a uniform cloud ("<preset>cells-sde"):
+            # what the weights contribute, apart from the source-relaxed couplings the flow was fitted on
+            out = weighted(*args)
+            for label, (cells, _) in list(out.items()):
+                head, kind = label.rsplit("-", 1)
+                out[f"{head}cells-{kind}"] = cells
+            return out
+    predictors = {preset: predict}
     start = time.perf_counter()
     # the classic baselines are computed with the defaults' run, the entropic / unbalanced ones with growth's
     if baselines is None:
