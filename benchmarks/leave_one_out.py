@@ -203,7 +203,7 @@ def report(out: Path) -> None:
               markdown(point_ratio.groupby("dataset").agg(lambda v: f"{v.mean():.3f} ± {v.std() / np.sqrt(len(v)):.3f}")
                        .T, 3), ""]
     headline = {m: np.mean([w1[(w1.dataset == d) & (w1.method == m)].value.mean() / ot_mean[d] for d in present])
-                for m in sde}
+                for m in sde if not m.startswith("growth")}  # growth is not a candidate default: its own section
     lines += ["How the defaults are chosen: the setting with the lowest mean SDE ratio to OT interpolation over the "
               "four time courses becomes the default (here " + ", ".join(f"`{m}` {v:.3f}" for m, v in headline.items())
               + "); `n_freqs4` is the previous default (4 Fourier time features), 0 is better on iPSC, EMT and the "
@@ -224,8 +224,111 @@ def report(out: Path) -> None:
               f"{torch.__version__}, one torch thread per process; {datetime.date.today().isoformat()}.",
               f"- Wall time per data set and preset (s): "
               f"{res.groupby(['dataset', 'run']).seconds.first().round(0).to_dict()}.", ""]
+    if "growth" in set(res.run):
+        lines += growth_section(res)
     out.write_text("\n".join(lines))
     print("\n".join(lines))
+
+
+GROWTH_ROWS = {
+    "growth-sde": "**growth** (defaults + `growth=True`), SDE, weighted",
+    "growth-ode": "**growth**, ODE, weighted",
+    "growthcells-sde": "growth, SDE, its cells unweighted",
+    "growthcells-ode": "growth, ODE, its cells unweighted",
+    "default-sde": "defaults (balanced), SDE",
+    "default-ode": "defaults (balanced), ODE",
+    "ot_interpolation": "OT interpolation",
+    "entropic_ot_interpolation": "entropic OT interpolation",
+    "unbalanced_ot_interpolation": "unbalanced OT interpolation (tau 0.95)",
+}
+
+#: the plain reading of the growth rows, written after the run (the numbers above it are generated)
+GROWTH_READING = ""
+
+
+def growth_section(res: pd.DataFrame) -> list[str]:
+    """The growth rows (issue 16) beside the balanced defaults and the OT baselines, on the (held-out point,
+    seed) pairs that the growth run scored, so every row is compared on the same fits' seeds."""
+    w1 = res[res.metric == "w1"]
+    grown = w1[w1.method == "growth-sde"]
+    present = [d for d in DATASETS if d in set(grown.dataset)]
+    keys = grown[["dataset", "held_out", "seed"]].drop_duplicates()
+    sub = w1.merge(keys, on=["dataset", "held_out", "seed"])
+    n_seeds = {d: sub[(sub.dataset == d) & (sub.method == "growth-sde")].seed.nunique() for d in present}
+    lines = ["## Growth (issue 16): learned growth rate, predictions scored as weighted clouds", "",
+             "Each growth prediction is the cells of t_{k-1} pushed to t_k with the weights they gained or lost "
+             "along their paths (normalised), scored by exact W1 with those weights as masses against the uniform "
+             "held-out cells (`cellbridge.evaluation.leave_one_out.score`); MMD and energy distance (other "
+             "metrics, below) on a weighted resample with a fixed seed. The `cells` rows score the same simulated "
+             "cells without their weights. Every row is on the (held-out point, seed) pairs of the growth run "
+             f"(seeds per held-out point: {', '.join(f'{d} {n}' for d, n in n_seeds.items())}; the balanced and "
+             "baseline rows are the same seeds' rows of their own runs).", "",
+             "| W1, mean ± sd over held-out points (and seeds) | " + " | ".join(TITLES[d] for d in present)
+             + " | ratio to OT interpolation (per data set) |", "|---" * (len(present) + 2) + "|"]
+    ot_mean = {d: sub[(sub.dataset == d) & (sub.method == "ot_interpolation")].value.mean() for d in present}
+    for method, label in GROWTH_ROWS.items():
+        cells, ratios = [], []
+        for d in present:
+            v = sub[(sub.dataset == d) & (sub.method == method)].value
+            cells.append(f"{v.mean():.3g} ± {v.std():.2g}" if len(v) > 1 else (f"{v.mean():.3g}" if len(v) else ""))
+            ratios.append(v.mean() / ot_mean[d] if len(v) else np.nan)
+        if all(c == "" for c in cells):
+            continue
+        lines.append(f"| {label} | " + " | ".join(cells) + " | " + ", ".join(f"{r:.3f}" for r in ratios) + " |")
+    moscot = PEERS["moscot 0.5.2 plan interpolation"]
+    lines.append("| moscot 0.5.2 plan interpolation (peers.md, its own OT run) | "
+                 + " | ".join(f"{moscot[d][0]:.3g}" for d in present) + " | "
+                 + ", ".join(f"{moscot[d][0] / PEERS['OT interpolation'][d][0]:.3f}" for d in present) + " |")
+    # targets: growth against OT interpolation and against the balanced defaults, per held-out point
+    point = sub.pivot_table(index=["dataset", "held_out"], columns="method", values="value", aggfunc="mean")
+    lines += ["", "Targets of the issue, per data set: ratio of the mean W1 to OT interpolation's, and the difference "
+              "growth minus balanced defaults (same seeds), mean ± standard error over held-out points:", "",
+              "| data set | integration | growth / OT interp. | balanced / OT interp. | growth - balanced | "
+              "within 1 SE or better |", "|---|---|---|---|---|---|"]
+    for d in present:
+        for kind in ("sde", "ode"):
+            g, b = f"growth-{kind}", f"default-{kind}"
+            if g not in point or b not in point:
+                continue
+            p = point.loc[d]
+            diff = (p[g] - p[b]).dropna()
+            se = diff.std() / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
+            ok = diff.mean() <= se if np.isfinite(se) else diff.mean() <= 0
+            lines.append(f"| {TITLES[d]} | {kind.upper()} | {p[g].mean() / p['ot_interpolation'].mean():.3f} | "
+                         f"{p[b].mean() / p['ot_interpolation'].mean():.3f} | {diff.mean():+.3g} ± {se:.2g} | "
+                         f"{'yes' if ok else 'no'} |")
+    lines += ["", "Per held-out point (mean over seeds):", "",
+              markdown(point[[m for m in GROWTH_ROWS if m in point]].rename(columns=lambda c: c.replace(
+                  "_interpolation", "")), 3), ""]
+    other = res[(res.metric != "w1") & res.method.isin(list(GROWTH_ROWS))].merge(
+        keys, on=["dataset", "held_out", "seed"])
+    lines += ["Other metrics of these rows (mean; W2 weighted exactly, MMD / energy on the weighted resample):", "",
+              markdown(other.groupby(["dataset", "metric", "method"]).value.mean().unstack("method")), ""]
+    cpu = _cpu_model()
+    lines += ["Settings of the growth run:", "",
+              "- Command: `python benchmarks/leave_one_out.py --datasets tigon emt hsmm ipsc --presets growth "
+              "--seeds 1` then `python benchmarks/leave_one_out.py --report` (the preset is the defaults plus "
+              "`growth=True`: tau 0.95, growth weight 1, no population sizes or priors; nothing set per data set). "
+              "The balanced rows are `leave_one_out_<dataset>_default.csv` of the earlier runs (3 seeds; here "
+              "their rows of the growth run's seeds); the seeds come from `rng=0`, so seed 0 of a one-seed run "
+              "is seed 0 of a three-seed run.",
+              f"- Machine: {cpu}, 2 cores shared with other jobs, one torch thread; "
+              f"{datetime.date.today().isoformat()}; wall time per data set (s): "
+              f"{res[res.run == 'growth'].groupby('dataset').seconds.first().round(0).to_dict()}.", ""]
+    if GROWTH_READING:
+        lines += [GROWTH_READING, ""]
+    return lines
+
+
+def _cpu_model() -> str:
+    """``lscpu``'s model name (platform.processor() is often empty on Linux)."""
+    try:
+        import subprocess
+
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except Exception:  # noqa: BLE001
+        return platform.processor() or platform.machine()
 
 
 def main() -> None:
