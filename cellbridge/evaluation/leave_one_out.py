@@ -114,7 +114,10 @@ def model_predictor(
             if use_weights:
                 path, log_w = model.simulate(x_start, [t_start, t_target], stochastic=sde,
                                              steps_per_interval=steps_per_interval, rng=seed, return_log_weights=True)
-                out[label] = (np.asarray(path[-1]), normalized_weights(np.asarray(log_w)[-1]))
+                lw = np.asarray(log_w, dtype=np.float64)[-1]
+                # non-finite log-weights (a diverged rate) are passed on as NaN weights: scored as NaN
+                w = normalized_weights(lw) if np.isfinite(lw).all() else np.full(len(lw), np.nan)
+                out[label] = (np.asarray(path[-1]), w)
             else:
                 path = model.simulate(x_start, [t_start, t_target], stochastic=sde,
                                       steps_per_interval=steps_per_interval, rng=seed)
@@ -193,13 +196,13 @@ def score(metric: str, prediction, real: np.ndarray, *, max_cells: int | None = 
     Returns
     -------
     float
-        The value; NaN when the prediction holds non-finite values.
+        The value; NaN when the prediction's cells or weights hold non-finite values.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; available: {list(METRICS)}")
     cells, weights = prediction if isinstance(prediction, tuple) else (prediction, None)
     cells = np.asarray(cells)
-    if not np.all(np.isfinite(cells)):
+    if not np.all(np.isfinite(cells)) or (weights is not None and not np.all(np.isfinite(weights))):
         return float("nan")
     on_device = {"device": device} if metric in _DEVICE_METRICS and device is not None else {}
     if weights is None:
@@ -329,7 +332,7 @@ def leave_one_out(
         for name in baselines:
             predictions[name] = ("baseline", ALL_BASELINES[name](x_prev, x_next, s, rng=seed))
         for name, (kind, pred) in predictions.items():
-            cells = pred[0] if isinstance(pred, tuple) else pred
+            cells = np.column_stack(pred) if isinstance(pred, tuple) else pred
             if not np.all(np.isfinite(cells)):
                 logger.warning(f"leave-one-out: prediction {name!r} at t={tk:g} has non-finite values; scored as NaN")
             for metric in metrics:

@@ -153,6 +153,14 @@ def test_weighted_true_needs_growth_and_bad_predictions_are_named():
         loo.leave_one_out(x, t, bad, baselines=(), progress=False)
 
 
+def test_non_finite_weights_score_nan(cb_log):
+    model = ShiftModel(growth_slope=np.inf)
+    res = run(model)
+    assert res[res.kind == "model"].value.isna().all()
+    assert res[res.kind == "baseline"].value.notna().all()
+    assert any("non-finite" in r.getMessage() for r in cb_log)
+
+
 def test_weighted_resample_is_seeded():
     cells = np.arange(20.0).reshape(10, 2)
     w = np.linspace(0, 1, 10)
