@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
 
-__all__ = ["assign_to_cells", "cell_spacing", "DEFAULT_NEIGHBORS"]
+__all__ = ["assign_to_cells", "CellAssigner", "cell_spacing", "DEFAULT_NEIGHBORS"]
 
 #: default number of observed cells a simulated state is spread over; its weights are Gaussian in the
 #: distance, so beyond a few cell spacings they are negligible and the exact value matters little
@@ -48,6 +48,50 @@ def cell_spacing(reference: np.ndarray) -> float:
     nearest = dist[:, 1]
     positive = nearest[nearest > 0]
     return float(np.median(positive)) if positive.size else 1.0
+
+
+class CellAssigner:
+    """:func:`assign_to_cells` against one fixed set of observed cells, its neighbour index built once.
+
+    For callers that assign many batches of states to the same cells (transition matrices, fates): building
+    the index over 100,000 cells for every batch costs more than the assignment.
+
+    Parameters
+    ----------
+    reference
+        Observed cells ``(n_cells, d)``.
+    n_neighbors
+        Observed cells each state is spread over (at most ``n_cells``).
+    bandwidth
+        Standard deviation of the Gaussian weights; default :func:`cell_spacing` of ``reference``.
+    """
+
+    def __init__(self, reference: np.ndarray, *, n_neighbors: int = DEFAULT_NEIGHBORS, bandwidth: float | None = None):
+        ref = _check_points(reference, "reference")
+        if (isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors, numbers.Integral)
+                or n_neighbors < 1):
+            raise ValueError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
+        if bandwidth is None:
+            bandwidth = cell_spacing(ref)
+        elif (isinstance(bandwidth, (bool, np.bool_)) or not isinstance(bandwidth, numbers.Real)
+              or not np.isfinite(bandwidth) or bandwidth <= 0):
+            raise ValueError(f"bandwidth must be a positive number or None, got {bandwidth!r}")
+        self.n_cells, self.dim = ref.shape
+        self.n_neighbors = int(min(n_neighbors, len(ref)))
+        self.bandwidth = float(bandwidth)
+        self._index = NearestNeighbors(n_neighbors=self.n_neighbors).fit(ref)
+
+    def assign(self, states: np.ndarray) -> sp.csr_matrix:
+        """The ``(n_states, n_cells)`` row-stochastic weights of :func:`assign_to_cells`."""
+        q = _check_points(states, "states")
+        if q.shape[1] != self.dim:
+            raise ValueError(f"states have {q.shape[1]} dimensions, the reference cells {self.dim}")
+        k = self.n_neighbors
+        dist, idx = self._index.kneighbors(q)
+        w = np.exp(-(dist**2 - dist[:, :1] ** 2) / (2.0 * self.bandwidth**2))
+        w /= w.sum(axis=1, keepdims=True)
+        rows = np.repeat(np.arange(len(q)), k)
+        return sp.csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(len(q), self.n_cells))
 
 
 def assign_to_cells(
@@ -88,17 +132,4 @@ def assign_to_cells(
     q = _check_points(states, "states")
     if q.shape[1] != ref.shape[1]:
         raise ValueError(f"states have {q.shape[1]} dimensions, the reference cells {ref.shape[1]}")
-    if isinstance(n_neighbors, (bool, np.bool_)) or not isinstance(n_neighbors, numbers.Integral) or n_neighbors < 1:
-        raise ValueError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
-    if bandwidth is None:
-        bandwidth = cell_spacing(ref)
-    elif (isinstance(bandwidth, (bool, np.bool_)) or not isinstance(bandwidth, numbers.Real)
-          or not np.isfinite(bandwidth) or bandwidth <= 0):
-        raise ValueError(f"bandwidth must be a positive number or None, got {bandwidth!r}")
-    k = int(min(n_neighbors, len(ref)))
-    dist, idx = NearestNeighbors(n_neighbors=k).fit(ref).kneighbors(q)
-    logw = -(dist**2 - dist[:, :1] ** 2) / (2.0 * float(bandwidth) ** 2)
-    w = np.exp(logw)
-    w /= w.sum(axis=1, keepdims=True)
-    rows = np.repeat(np.arange(len(q)), k)
-    return sp.csr_matrix((w.ravel(), (rows, idx.ravel())), shape=(len(q), len(ref)))
+    return CellAssigner(ref, n_neighbors=n_neighbors, bandwidth=bandwidth).assign(q)

@@ -2,8 +2,11 @@
 
 Row ``i`` of the matrix is the distribution, over the observed cells, of where cell ``i`` lands after
 simulating the model's SDE forwards for a time ``dt`` from its own time: ``n_sims`` Euler-Maruyama paths
-start at the cell, and each end state is spread over its nearest observed cells by
-:func:`cellbridge.neighbors.assign_to_cells` (the package's one kNN rule), averaged over the paths. The
+start at the cell, and each end state is spread over its nearest observed cells *of the snapshot at which it
+arrives* (or of the two it arrives between) by :func:`cellbridge.neighbors.assign_to_cells` (the package's one kNN rule), averaged
+over the paths. Assigning to that snapshot alone (as CellRank's real-time kernel couples consecutive time
+points) keeps the chain moving forwards in time: where populations of different days overlap in the
+representation, assigning to all cells would send mass back to earlier days and let it circulate. The
 matrix is row-stochastic and sparse (at most ``n_sims * n_neighbors`` non-zeros per row), which is the form
 CellRank's :class:`~cellrank.kernels.PrecomputedKernel` and its estimators consume.
 
@@ -20,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ._utils import RNGLike, as_numpy_rng
 from .model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
-from .neighbors import DEFAULT_NEIGHBORS, assign_to_cells, cell_spacing
+from .neighbors import DEFAULT_NEIGHBORS, CellAssigner, cell_spacing
 
 __all__ = ["transition_matrix", "default_dt", "DEFAULT_SIMS", "DEFAULT_BATCH_SIZE"]
 
@@ -139,7 +142,7 @@ def transition_matrix(
     ----------
     states
         Observed cells ``(n_cells, model.dim)`` in the model's representation (user units). They are both
-        the starting points and the cells the end states are assigned to.
+        the starting points and, grouped by time, the cells the end states are assigned to.
     times
         Each cell's time ``(n_cells,)``, in the model's time units; it is where the cell's paths start.
     model
@@ -162,7 +165,7 @@ def transition_matrix(
         Euler steps per median interval between time points (:meth:`cellbridge.CellBridgeModel.simulate`).
     bandwidth
         Gaussian bandwidth of the assignment; default :func:`cellbridge.neighbors.cell_spacing` of
-        ``states`` (computed once for all batches).
+        ``states`` (all snapshots together, computed once).
     progress
         Show a progress bar over the batches.
 
@@ -184,11 +187,14 @@ def transition_matrix(
 
     Notes
     -----
-    A cell at time ``t`` is simulated to ``min(t + dt, t_last)``, ``t_last`` being the model's last time
-    point: beyond it no snapshot constrains the dynamics. A cell at (or after) the last time point is not
-    moved at all; its row is its own kNN spread, so most of its mass stays on itself and its neighbours.
-    The last snapshot is thus nearly absorbing, which is what lets CellRank's GPCCA find terminal states
-    there. Cells of one time are simulated together, ``batch_size // n_sims`` cells a batch (cells of different
+    A cell at time ``t`` is simulated to ``t1 = min(t + dt, t_last)``, ``t_last`` being the model's last
+    time point: beyond it no snapshot constrains the dynamics. Its end states are assigned to the cells
+    observed at ``t1`` when ``t1`` is one of the ``times`` (with the default ``dt``, the next snapshot), and
+    otherwise to the cells of the two snapshots ``t1`` lies between (a step shorter than an interval may
+    leave a cell among its own snapshot's cells, never send it to an earlier one). A cell at (or after) the last time point
+    is not moved at all; its row is its own kNN spread among the last snapshot's cells. The last snapshot is
+    thus closed (absorbing as a whole), which is what lets CellRank find terminal states there and makes
+    its absorption probabilities well defined. Cells of one time are simulated together, ``batch_size // n_sims`` cells a batch (cells of different
     times never share one, since :meth:`~cellbridge.CellBridgeModel.simulate` takes one start time); a
     time course with continuous times (e.g. refined ones) thus runs one batch per distinct time.
     """
@@ -197,14 +203,28 @@ def transition_matrix(
         raise ValueError(f"bandwidth must be a positive number or None, got {bandwidth!r}")
     x, t = check_states(model, states, times)
     n = len(x)
-    h = cell_spacing(x) if bandwidth is None else bandwidth
     gen = as_numpy_rng(rng)
     sims = int(n_sims) if stochastic else 1
     per_batch = max(1, int(batch_size) // sims)  # cells per batch
     t_last = float(model.time_points[-1])
+    h = cell_spacing(x) if bandwidth is None else bandwidth  # one bandwidth for every snapshot
+    observed = np.unique(t)
+    assigners: dict[tuple, tuple[np.ndarray, CellAssigner]] = {}  # per target snapshot(s), index built once
+
+    def target(t1: float) -> tuple[np.ndarray, CellAssigner]:
+        """The cells of the snapshot at ``t1``, or of the two it falls between, and an assigner onto them."""
+        k = int(np.searchsorted(observed, t1))
+        if k < observed.size and np.isclose(observed[k], t1, rtol=1e-9, atol=1e-12):
+            near = (float(observed[k]),)
+        else:
+            near = (float(observed[k - 1]), float(observed[min(k, observed.size - 1)]))
+        if near not in assigners:
+            cols = np.flatnonzero(np.isin(t, near))
+            assigners[near] = cols, CellAssigner(x[cols], n_neighbors=n_neighbors, bandwidth=h)
+        return assigners[near]
 
     plan = []  # (start time, end time, cell indices) per batch
-    for t0 in np.unique(t):
+    for t0 in observed:
         idx = np.flatnonzero(t == t0)
         t1 = max(float(t0), min(float(t0) + dt, t_last))
         plan.extend((float(t0), t1, idx[s:s + per_batch]) for s in range(0, idx.size, per_batch))
@@ -218,7 +238,9 @@ def transition_matrix(
                                  rng=seed)[-1]
         else:
             end = x0
-        assigned = assign_to_cells(x, end, n_neighbors=n_neighbors, bandwidth=h)  # (len(rows) * sims, n)
+        cols, assigner = target(t1)
+        local = assigner.assign(end).tocoo()  # (len(rows) * sims, cells of the target snapshot)
+        assigned = sp.csr_matrix((local.data, (local.row, cols[local.col])), shape=(len(end), n))
         mean = sp.csr_matrix((np.full(len(rows) * sims, 1.0 / sims), np.arange(len(rows) * sims),
                               np.arange(0, len(rows) * sims + 1, sims)), shape=(len(rows), len(rows) * sims))
         blocks.append(mean @ assigned)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cellbridge.neighbors import assign_to_cells, cell_spacing
+from cellbridge.neighbors import CellAssigner, assign_to_cells, cell_spacing
 
 
 def grid(n=10):
@@ -62,3 +62,14 @@ def test_dimension_mismatch_and_nan():
         assign_to_cells(grid(), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="NaN"):
         assign_to_cells(grid(), np.array([[np.nan, 0.0]]))
+
+
+def test_a_reusable_assigner_gives_the_same_weights():
+    rng = np.random.default_rng(2)
+    ref = rng.normal(size=(80, 3))
+    assigner = CellAssigner(ref, n_neighbors=6, bandwidth=0.3)
+    for _ in range(2):
+        states = rng.normal(size=(25, 3))
+        assert abs(assigner.assign(states) - assign_to_cells(ref, states, n_neighbors=6, bandwidth=0.3)).max() == 0
+    with pytest.raises(ValueError, match="dimensions"):
+        assigner.assign(np.zeros((2, 4)))

@@ -23,7 +23,7 @@ from .. import fates as core
 from .._logging import logger
 from .._utils import RNGLike, as_numpy_rng
 from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
-from ..neighbors import DEFAULT_NEIGHBORS, assign_to_cells, cell_spacing
+from ..neighbors import DEFAULT_NEIGHBORS, CellAssigner
 from ..time_labels import parse_time
 from ..timecourse import get_rep
 from ._simulate import _gene_space, _is_int, _pca_loadings
@@ -307,14 +307,14 @@ def fates(
 
     n_used = int(n_sims) if stochastic else 1
     ref = x[ref_rows]
-    bandwidth = cell_spacing(ref)
+    assigner = CellAssigner(ref, n_neighbors=n_neighbors)  # bandwidth: the cells' spacing; index built once
     gen = as_numpy_rng(rng)
     prob = np.empty((src.size, len(columns)))
     se = np.empty_like(prob)
     for sources, states in _batches(model, x[src], n_used, np.array([t0, t1]), stochastic=stochastic,
                                     direction="forward", batch_size=batch_size, gen=gen, progress=progress,
                                     desc="fates"):
-        weights = assign_to_cells(ref, states[-1], n_neighbors=n_neighbors, bandwidth=bandwidth)
+        weights = assigner.assign(states[-1])
         prob[sources], se[sources] = core.monte_carlo_mean(core.group_probabilities(weights, member), n_used)
     if not stochastic:
         se[:] = 0.0
@@ -412,13 +412,13 @@ def _mass(adata, model, cells, to_time, direction, *, n_sims, n_neighbors, stoch
     else:
         n_used = int(n_sims)
     ref = x[ref_rows]
-    bandwidth = cell_spacing(ref)
+    assigner = CellAssigner(ref, n_neighbors=n_neighbors)  # bandwidth: the cells' spacing; index built once
     gen = as_numpy_rng(rng)
     total = np.zeros(ref_rows.size)
     for sources, states in _batches(model, x[rows], n_used, np.array([t0, t1]), stochastic=stochastic,
                                     direction=direction, batch_size=batch_size, gen=gen, progress=progress,
                                     desc="push" if forward else "pull"):
-        weights = assign_to_cells(ref, states[-1], n_neighbors=n_neighbors, bandwidth=bandwidth)
+        weights = assigner.assign(states[-1])
         total += core.mass(weights) * weights.shape[0]
     values = np.full(adata.n_obs, np.nan)
     values[ref_rows] = total / (rows.size * n_used)
@@ -699,8 +699,7 @@ def gene_trends(
     if column is not None:
         ref_rows = _observed_rows(times, t1, "to_time", time_key)
         member, fate_names = _membership(column, ref_rows, groups, groupby, t1)
-        ref = x[ref_rows]
-        bandwidth = cell_spacing(ref)
+        assigner = CellAssigner(x[ref_rows], n_neighbors=n_neighbors)
     elif groups is not None:
         raise ValueError("groups needs groupby (the column whose labels the groups are)")
     else:
@@ -719,7 +718,7 @@ def gene_trends(
         if column is None:
             codes = np.zeros(n_traj, dtype=np.int64)
         else:
-            weights = assign_to_cells(ref, states[-1], n_neighbors=n_neighbors, bandwidth=bandwidth)
+            weights = assigner.assign(states[-1])
             codes = core.hard_fates(core.group_probabilities(weights, member))
         moments.add(values, codes)
     mean, se, count = moments.result()

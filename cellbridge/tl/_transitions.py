@@ -68,8 +68,10 @@ def transition_matrix(
     """Where each cell goes in one step of the fitted dynamics: a row-stochastic cell-by-cell matrix.
 
     Every cell is simulated forwards by ``dt`` from its own time, ``n_sims`` SDE paths each; the end of
-    each path is spread over its ``n_neighbors`` nearest observed cells (all cells of ``adata``, in the
-    fitted representation) by :func:`cellbridge.neighbors.assign_to_cells`, and row ``i`` is the average
+    each path is spread over its ``n_neighbors`` nearest observed cells of the snapshot it arrives at, or
+    of the two it arrives between (in the fitted representation; the next snapshot for the default ``dt``,
+    the last snapshot's own cells for a cell of the last time point, which is not moved), by
+    :func:`cellbridge.neighbors.assign_to_cells`, and row ``i`` is the average
     over cell ``i``'s paths. The matrix is what CellRank's kernels hold (see
     :func:`cellbridge.tl.cellrank_kernel`): row ``i`` is the probability that cell ``i`` moves to each
     observed cell.
