@@ -26,6 +26,7 @@ from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
 from ..neighbors import DEFAULT_NEIGHBORS, CellAssigner
 from ..time_labels import parse_time
 from ..timecourse import get_rep
+from ._checks import check_data_and_model
 from ._simulate import _gene_space, _is_int, _pca_loadings
 from ._uns import h5ad_safe
 
@@ -44,13 +45,7 @@ DEFAULT_BATCH_SIZE = 10_000
 
 # -- argument checks shared by the tools ------------------------------------------------------------------
 def _check_common(adata, model, time_key, n_neighbors, stochastic, rng, key_added, batch_size, progress) -> None:
-    if not isinstance(adata, AnnData):
-        raise TypeError(f"adata must be an AnnData, not {type(adata).__name__}")
-    if not isinstance(model, CellBridgeModel):
-        raise TypeError("model must be a fitted cellbridge.CellBridgeModel (from cellbridge.tl.fit or "
-                        f"cellbridge.load), not {type(model).__name__}")
-    if time_key is not None and not isinstance(time_key, str):
-        raise TypeError(f"time_key must be a column name of adata.obs or None, not {type(time_key).__name__}")
+    check_data_and_model(adata, model, time_key=time_key)
     if not _is_int(n_neighbors) or n_neighbors < 1:
         raise ValueError(f"n_neighbors must be a positive integer, got {n_neighbors!r}")
     if not isinstance(stochastic, (bool, np.bool_)):

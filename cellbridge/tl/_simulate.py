@@ -15,6 +15,7 @@ from .._utils import RNGLike, as_numpy_rng
 from ..time_labels import parse_time
 from ..timecourse import get_rep
 from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
+from ._checks import check_data_and_model
 from ._uns import h5ad_safe
 
 
@@ -46,11 +47,7 @@ def _is_int(value) -> bool:
 def _check_arguments(adata, model, from_time, to_time, t_eval, n_cells, stochastic, steps_per_interval,
                      direction, rng) -> None:
     """Type and range of every argument of :func:`simulate`, each error naming its argument."""
-    if not isinstance(adata, AnnData):
-        raise TypeError(f"adata must be an AnnData, not {type(adata).__name__}")
-    if not isinstance(model, CellBridgeModel):
-        raise TypeError("model must be a fitted cellbridge.CellBridgeModel (from cellbridge.tl.fit or "
-                        f"cellbridge.load), not {type(model).__name__}")
+    check_data_and_model(adata, model)
     for name, value in (("from_time", from_time), ("to_time", to_time)):
         if value is None or isinstance(value, str):
             continue

@@ -16,20 +16,13 @@ from ..neighbors import DEFAULT_NEIGHBORS, cell_spacing
 from ..time_labels import parse_time
 from ..timecourse import get_rep
 from .. import transitions as core
+from ._checks import check_data_and_model
 from ._uns import h5ad_safe
 
 
 def _resolve(adata, model, time_key, use_rep):
     """The model's states and times of ``adata`` (``time_key``/``use_rep`` resolved and checked)."""
-    if not isinstance(adata, AnnData):
-        raise TypeError(f"adata must be an AnnData, not {type(adata).__name__}")
-    if not isinstance(model, CellBridgeModel):
-        raise TypeError("model must be a fitted cellbridge.CellBridgeModel (from cellbridge.tl.fit or "
-                        f"cellbridge.load), not {type(model).__name__}")
-    if time_key is not None and not isinstance(time_key, str):
-        raise TypeError(f"time_key must be a column name of adata.obs or None, not {type(time_key).__name__}")
-    if use_rep is not None and not isinstance(use_rep, str):
-        raise TypeError(f"use_rep must be 'X', a key of adata.obsm or None, not {type(use_rep).__name__}")
+    check_data_and_model(adata, model, time_key=time_key, use_rep=use_rep)
     time_key = model.time_key if time_key is None else time_key
     use_rep = model.use_rep if use_rep is None else use_rep
     if time_key is None:

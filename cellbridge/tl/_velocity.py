@@ -10,6 +10,7 @@ from .._logging import logger
 from ..model import CellBridgeModel
 from ..time_labels import parse_time
 from ..timecourse import get_rep
+from ._checks import check_data_and_model
 from ._simulate import _gene_space, _is_int, _pca_loadings
 from ._uns import h5ad_safe
 
@@ -18,15 +19,7 @@ KINDS = ("sde", "ode")
 
 def _check_arguments(adata, model, time_key, use_rep, kind, key_added, batch_size) -> None:
     """Type and range of every argument of :func:`velocity` that needs no data, each error naming it."""
-    if not isinstance(adata, AnnData):
-        raise TypeError(f"adata must be an AnnData, not {type(adata).__name__}")
-    if not isinstance(model, CellBridgeModel):
-        raise TypeError("model must be a fitted cellbridge.CellBridgeModel (from cellbridge.tl.fit or "
-                        f"cellbridge.load), not {type(model).__name__}")
-    if time_key is not None and not isinstance(time_key, str):
-        raise TypeError(f"time_key must be a column name of adata.obs or None, not {type(time_key).__name__}")
-    if use_rep is not None and not isinstance(use_rep, str):
-        raise TypeError(f"use_rep must be 'X', a key of adata.obsm or None, not {type(use_rep).__name__}")
+    check_data_and_model(adata, model, time_key=time_key, use_rep=use_rep)
     if not isinstance(kind, str) or kind not in KINDS:
         raise ValueError(f"kind must be 'sde' (the SDE drift) or 'ode' (the probability-flow velocity), not {kind!r}")
     if not isinstance(key_added, str) or not key_added:
