@@ -1,13 +1,20 @@
 """Test-wide settings and fixtures."""
 
 import logging
+import os
 
-import pytest
-import torch
+# The suite runs as `pytest -n 2` on two cores: one thread per worker avoids oversubscription, which makes
+# small CPU kernels many times slower (threads spin-waiting for a core). Numba (scanpy, scVelo, CellRank)
+# reads its thread count when first imported, so it is set before any test module imports them; torch and
+# the OpenMP / BLAS pools (scikit-learn's neighbour search, NumPy) are limited here.
+os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-# The suite runs as `pytest -n 2` on two cores: one torch thread per worker avoids oversubscription, which
-# makes small CPU kernels many times slower (threads spin-waiting for a core).
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
 torch.set_num_threads(1)
+threadpool_limits(1)
 
 
 class _Records(logging.Handler):
