@@ -99,8 +99,8 @@ def _branch_of(adata, g):
 
 
 def test_gpcca_terminal_states_are_the_two_branches(gpcca):
-    """Each terminal macrostate is one branch: its cells are > 90% one branch (measured >= 97% over data
-    seeds 0-6, each state's 30 cells), and the two are the upper and the lower branch."""
+    """Each terminal macrostate is one branch: its cells are > 90% one branch (measured >= 96.7% over data
+    seeds 0-3, each state's 30 cells), and the two are the upper and the lower branch."""
     adata, _, g = gpcca
     branches = _branch_of(adata, g)
     assert len(branches) == 2
@@ -110,12 +110,11 @@ def test_gpcca_terminal_states_are_the_two_branches(gpcca):
     np.testing.assert_allclose(np.asarray(fp.X).sum(axis=1), 1.0, atol=1e-3)  # CellRank's own check
 
 
-@pytest.mark.skipif(not hasattr(cb.tl, "fates"), reason="cb.tl.fates is not available yet")
 @pytest.mark.parametrize("day", [2.0, 3.0])
 def test_cellrank_fates_agree_with_cellbridge_fates(gpcca, day):
     """CellRank's probability of the "upper" terminal state ranks the cells of day 2 (and 3) as
-    cb.tl.fates' P(upper) does: Spearman correlation > 0.8 (measured 0.969-0.985 at day 2 and 0.921-0.957
-    at day 3 over data seeds 0-6, with 100 simulations a cell for cb.tl.fates)."""
+    cb.tl.fates' P(upper) does: Spearman correlation > 0.8 (measured 0.974-0.987 at day 2 and 0.937-0.961
+    at day 3 over data seeds 0-3, with 100 simulations a cell for cb.tl.fates)."""
     adata, model, g = gpcca
     adata = adata.copy()
     upper = [s for s, (b, _) in _branch_of(adata, g).items() if b == "upper"]
