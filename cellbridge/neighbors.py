@@ -7,7 +7,7 @@ Gaussian weights, so that sums over many simulated states become distributions o
 bandwidth defaults to the typical spacing of the observed cells (the median distance from a cell to its
 nearest other cell), so that the result does not depend on the units of the representation: a state that
 lands on a cell gives it the largest weight, and shares its mass with the cells within about one spacing
-(in a few dimensions those are several, so the cell keeps a fraction of the mass, 15-40% in 4-D; pass
+(in a few dimensions those are several, so the cell keeps only a fraction of the mass; pass
 ``n_neighbors=1`` to put all of it on the nearest cell).
 """
 

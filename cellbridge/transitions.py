@@ -232,17 +232,16 @@ def transition_matrix(
     blocks, order = [], []
     for t0, t1, rows in tqdm(plan, desc="transitions", unit="batch", disable=not progress, leave=False):
         seed = int(gen.integers(0, 2**63 - 1))  # drawn for every batch, moved or not: batches stay aligned
-        x0 = np.repeat(x[rows], sims, axis=0)  # paths of one cell are consecutive rows
+        paths = sims if t1 > t0 else 1  # a cell that is not moved has one end state, itself
+        end = np.repeat(x[rows], paths, axis=0)  # paths of one cell are consecutive rows
         if t1 > t0:
-            end = model.simulate(x0, [t0, t1], stochastic=bool(stochastic), steps_per_interval=steps_per_interval,
+            end = model.simulate(end, [t0, t1], stochastic=bool(stochastic), steps_per_interval=steps_per_interval,
                                  rng=seed)[-1]
-        else:
-            end = x0
         cols, assigner = target(t1)
-        local = assigner.assign(end).tocoo()  # (len(rows) * sims, cells of the target snapshot)
+        local = assigner.assign(end).tocoo()  # (len(rows) * paths, cells of the target snapshot)
         assigned = sp.csr_matrix((local.data, (local.row, cols[local.col])), shape=(len(end), n))
-        mean = sp.csr_matrix((np.full(len(rows) * sims, 1.0 / sims), np.arange(len(rows) * sims),
-                              np.arange(0, len(rows) * sims + 1, sims)), shape=(len(rows), len(rows) * sims))
+        mean = sp.csr_matrix((np.full(len(end), 1.0 / paths), np.arange(len(end)),
+                              np.arange(0, len(end) + 1, paths)), shape=(len(rows), len(end)))
         blocks.append(mean @ assigned)
         order.append(rows)
     stacked = sp.vstack(blocks, format="csr")

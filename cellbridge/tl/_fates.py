@@ -25,8 +25,7 @@ from .._utils import RNGLike, as_numpy_rng
 from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
 from ..neighbors import DEFAULT_NEIGHBORS, CellAssigner
 from ..time_labels import parse_time
-from ..timecourse import get_rep
-from ._checks import check_data_and_model
+from ._checks import check_data_and_model, model_course
 from ._simulate import _gene_space, _is_int, _pca_loadings
 from ._uns import h5ad_safe
 
@@ -81,27 +80,6 @@ def _as_time(value, name: str) -> float | None:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name} must be a finite number or a time label such as 'day2', got {value!r}")
     return float(value)
-
-
-def _course(adata: AnnData, model: CellBridgeModel, time_key: str | None):
-    """``time_key, use_rep, times (one float per cell), states`` of the time course the model describes."""
-    time_key = model.time_key if time_key is None else time_key
-    use_rep = model.use_rep
-    if time_key is None:
-        raise ValueError("time_key: the model records none (it was not fitted by cellbridge.tl.fit); pass time_key=")
-    if use_rep is None:
-        raise ValueError("model: it records no use_rep (it was not fitted by cellbridge.tl.fit)")
-    if time_key not in adata.obs.columns:
-        raise ValueError(f"time_key {time_key!r} is not a column of adata.obs (available: {list(adata.obs.columns)})")
-    times = parse_time(adata.obs[time_key], name=time_key)
-    try:
-        x = get_rep(adata, use_rep, keep_float64=True)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"model.use_rep={use_rep!r}: {err}") from None
-    if x.shape[1] != model.dim:
-        where = "adata.X" if use_rep == "X" else f"adata.obsm[{use_rep!r}]"
-        raise ValueError(f"model.use_rep={use_rep!r}: {where} has {x.shape[1]} dimensions, the model {model.dim}")
-    return time_key, use_rep, times, x
 
 
 def _observed_rows(times: np.ndarray, t: float, name: str, time_key: str) -> np.ndarray:
@@ -286,7 +264,7 @@ def fates(
     """
     _check_common(adata, model, time_key, n_neighbors, stochastic, rng, key_added, batch_size, progress)
     _check_sims(n_sims)
-    time_key, use_rep, times, x = _course(adata, model, time_key)
+    x, times, time_key, use_rep = model_course(adata, model, time_key)
     column = _labels(adata, groupby)
     t0 = _as_time(from_time, "from_time")
     t1 = _as_time(to_time, "to_time")
@@ -380,7 +358,7 @@ def _mass(adata, model, cells, to_time, direction, *, n_sims, n_neighbors, stoch
           key_added, progress) -> None:
     _check_common(adata, model, time_key, n_neighbors, stochastic, rng, key_added, batch_size, progress)
     _check_sims(n_sims, allow_none=True)
-    time_key, use_rep, times, x = _course(adata, model, time_key)
+    x, times, time_key, use_rep = model_course(adata, model, time_key)
     rows = _select(adata, cells)
     source_times = np.unique(times[rows])
     if source_times.size > 1:
@@ -677,7 +655,7 @@ def gene_trends(
     _check_sims(n_sims)
     if not _is_int(n_points) or n_points < 2:
         raise ValueError(f"n_points must be an integer of at least 2, got {n_points!r}")
-    time_key, use_rep, times, x = _course(adata, model, time_key)
+    x, times, time_key, use_rep = model_course(adata, model, time_key)
     names, to_genes = _gene_mapper(adata, model, genes)
     column = _labels(adata, groupby) if groupby is not None else None
     observed = np.unique(times)

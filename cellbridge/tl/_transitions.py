@@ -13,33 +13,9 @@ from .._logging import logger
 from .._utils import RNGLike
 from ..model import DEFAULT_STEPS_PER_INTERVAL, CellBridgeModel
 from ..neighbors import DEFAULT_NEIGHBORS, cell_spacing
-from ..time_labels import parse_time
-from ..timecourse import get_rep
 from .. import transitions as core
-from ._checks import check_data_and_model
+from ._checks import check_data_and_model, model_course
 from ._uns import h5ad_safe
-
-
-def _resolve(adata, model, time_key, use_rep):
-    """The model's states and times of ``adata`` (``time_key``/``use_rep`` resolved and checked)."""
-    check_data_and_model(adata, model, time_key=time_key, use_rep=use_rep)
-    time_key = model.time_key if time_key is None else time_key
-    use_rep = model.use_rep if use_rep is None else use_rep
-    if time_key is None:
-        raise ValueError("time_key: the model records none (it was not fitted by cellbridge.tl.fit); pass time_key=")
-    if use_rep is None:
-        raise ValueError("use_rep: the model records none (it was not fitted by cellbridge.tl.fit); pass use_rep=")
-    if time_key not in adata.obs.columns:
-        raise ValueError(f"time_key {time_key!r} is not a column of adata.obs (available: {list(adata.obs.columns)})")
-    try:
-        x = get_rep(adata, use_rep, keep_float64=True)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"use_rep={use_rep!r}: {err}") from None
-    if x.shape[1] != model.dim:
-        where = "adata.X" if use_rep == "X" else f"adata.obsm[{use_rep!r}]"
-        raise ValueError(f"use_rep={use_rep!r}: {where} has {x.shape[1]} dimensions, the model {model.dim}")
-    times = parse_time(adata.obs[time_key], name=time_key)
-    return x, times, time_key, use_rep
 
 
 def transition_matrix(
@@ -150,7 +126,8 @@ def transition_matrix(
     """
     if not isinstance(key_added, str) or not key_added:
         raise ValueError(f"key_added must be a non-empty string, got {key_added!r}")
-    x, times, time_key, use_rep = _resolve(adata, model, time_key, use_rep)
+    check_data_and_model(adata, model, time_key=time_key, use_rep=use_rep)
+    x, times, time_key, use_rep = model_course(adata, model, time_key, use_rep)
     dt = core.check_settings(model, dt, n_neighbors, n_sims, stochastic, rng, batch_size, steps_per_interval,
                              progress)
     x, times = core.check_states(model, x, times, states_name=f"adata.obsm[{use_rep!r}]",

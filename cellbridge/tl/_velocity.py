@@ -8,9 +8,7 @@ from anndata import AnnData
 from .. import _keys as keys
 from .._logging import logger
 from ..model import CellBridgeModel
-from ..time_labels import parse_time
-from ..timecourse import get_rep
-from ._checks import check_data_and_model
+from ._checks import check_data_and_model, model_course
 from ._simulate import _gene_space, _is_int, _pca_loadings
 from ._uns import h5ad_safe
 
@@ -118,27 +116,12 @@ def velocity(
     model's time points are evaluated all the same, with a warning: the model extrapolates there.
     """
     _check_arguments(adata, model, time_key, use_rep, kind, key_added, batch_size)
-    time_key = model.time_key if time_key is None else time_key
-    use_rep = model.use_rep if use_rep is None else use_rep
-    if time_key is None:
-        raise ValueError("time_key: the model records none (it was not fitted by cellbridge.tl.fit); pass time_key=")
-    if use_rep is None:
-        raise ValueError("use_rep: the model records none (it was not fitted by cellbridge.tl.fit); pass use_rep=")
-    if time_key not in adata.obs.columns:
-        raise ValueError(f"time_key {time_key!r} is not a column of adata.obs (available: {list(adata.obs.columns)})")
+    x, times, time_key, use_rep = model_course(adata, model, time_key, use_rep)
     stochastic = kind == "sde"
     try:
         model._check_direction("forward", stochastic)
     except ValueError as err:
         raise ValueError(f"kind={kind!r}: {err}") from None
-    try:
-        x = get_rep(adata, use_rep, keep_float64=True)
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"use_rep={use_rep!r}: {err}") from None
-    if x.shape[1] != model.dim:
-        where = "adata.X" if use_rep == "X" else f"adata.obsm[{use_rep!r}]"
-        raise ValueError(f"use_rep={use_rep!r}: {where} has {x.shape[1]} dimensions, the model {model.dim}")
-    times = parse_time(adata.obs[time_key], name=time_key)
 
     tp = model.time_points
     outside = model.extrapolates(times)

@@ -3,29 +3,14 @@ point mass on a translating course, the near-absorbing last time point, seeds, a
 
 import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 import cellbridge as cb
 from cellbridge import transitions as core
 from cellbridge.neighbors import assign_to_cells, cell_spacing
-
-FAST = dict(batch_size=32, hidden_dims=(16, 16), num_threads=1, progress=False, device="cpu")
-V = np.array([1.0, -0.5])  # displacement per day of the translating course
-
-
-def _translating(n=200, n_days=3, rng=0):
-    """Snapshots N(k V, 0.3^2 I) at days k = 0, 1, 2 in 2-D, each centred exactly on k V."""
-    g = np.random.default_rng(rng)
-    snaps = []
-    for k in range(n_days):
-        z = 0.3 * g.standard_normal((n, 2))
-        snaps.append(k * V + z - z.mean(axis=0))
-    adata = ad.AnnData(obs=pd.DataFrame({"day": np.repeat(np.arange(n_days, dtype=float), n)},
-                                        index=[f"c{i}" for i in range(n * n_days)]))
-    adata.obsm["X_pca"] = np.concatenate(snaps).astype(np.float32)
-    return adata
+from translating_course import FAST, V
+from translating_course import translating_course as _translating
 
 
 @pytest.fixture(scope="module")
