@@ -29,6 +29,20 @@ def test_source_relaxed_matches_pot(reg_m):
     assert np.abs(out.plan.sum(1).numpy() - a).sum() > 1e-3  # the source's does not
 
 
+@pytest.mark.parametrize("eps_rel", [0.01, 0.001])
+def test_long_scaling_blocks_give_the_log_domain_plan(eps_rel):
+    """Blocks of 32 stabilised scaling iterations (what the minibatch coupling uses) reach the plan of the
+    pure log-domain algorithm (block_size=1) at small eps, where POT's unbalanced solver no longer converges."""
+    C, a, b = _problem(120, 100, seed=3)
+    eps = eps_rel * C.mean().item()
+    reg = eps * 0.95 / 0.05
+    kw = dict(eps=eps, reg_m=(reg, None), tol=1e-12, max_iter=200_000)
+    ref = sinkhorn(C, torch.tensor(a), torch.tensor(b), block_size=1, **kw).plan
+    out = sinkhorn(C, torch.tensor(a), torch.tensor(b), block_size=32, **kw).plan
+    assert torch.isfinite(out).all()
+    assert (out - ref).abs().sum() < 1e-10
+
+
 def test_two_sided_api_unchanged_and_pair_form():
     C, a, b = _problem(30, 40, seed=2)
     eps = 0.1 * C.mean().item()
