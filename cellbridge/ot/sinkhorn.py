@@ -88,8 +88,8 @@ class SinkhornOutput:
         Number of iterations run (a log-domain half-step and a scaling iteration each count one).
     marginal_error
         L1 distance between the plan's column sums and ``b`` (row sums are exact after the last update in
-        the balanced case); for unbalanced problems, the L1 change of the potentials over the last block
-        divided by eps.
+        the balanced case), likewise for source-relaxed problems; relaxed on both sides (or with
+        ``block_size=1``), the L1 change of the potentials over the last block divided by eps.
     converged
         Whether ``marginal_error <= tol`` was reached at the target eps (always False when ``tol`` is None).
     """
@@ -265,8 +265,10 @@ def sinkhorn(
     max_iter
         Maximum number of iterations (rounded up to whole blocks).
     tol
-        Stop when the L1 marginal error falls below this, at the target eps. None runs exactly
-        ``max_iter`` iterations with no host synchronisation (useful inside training loops).
+        Stop when the L1 marginal error falls below this, at the target eps (source-relaxed problems: the
+        kept target marginal's; relaxed on both sides or with ``block_size=1``: the change of the
+        potentials over a block, in units of eps). None runs exactly ``max_iter`` iterations with no host
+        synchronisation (useful inside training loops).
     block_size
         Iterations per block: one log-domain update followed by ``block_size - 1`` scaling iterations.
         ``block_size=1`` is the pure log-domain algorithm. Unbalanced problems use one log-domain update of
@@ -427,7 +429,13 @@ def _iterate(C, a, b, eps_target, *, balanced, reg_m, n_blocks, block_size, anne
                 f = f + e * u.log()
                 g = g + e * v.log()
                 n_iter += block_size - 1
-            err = ((f - f_prev).abs().sum(1) + (g - g_prev).abs().sum(1)) / e.squeeze(-1)
+            if reg_m[1] is None and block_size > 1:
+                # target kept: stop on its L1 marginal error after the last source update, the rule of the
+                # balanced solver (one matrix-vector product; the potentials' change, the fallback below,
+                # keeps falling long after the plan has settled, and then every solve runs to max_iter)
+                err = (v * _matvec(Ks.transpose(1, 2), u) - b).abs().sum(dim=1)
+            else:
+                err = ((f - f_prev).abs().sum(1) + (g - g_prev).abs().sum(1)) / e.squeeze(-1)
             if tol is None:
                 continue
             err_max = err.max().item()
