@@ -9,24 +9,11 @@ log1p. Scores as BEELINE computes them (:func:`cellbridge.grn.score_network`): A
 over the edge density, early precision ratio, self-loops excluded, unsigned truth; for cellbridge also the
 fraction of true edges whose sign is right.
 
-Methods:
-
-- ``pearson`` / ``spearman``: absolute correlation of log expression (symmetric, deterministic).
-- ``genie3``: GENIE3-style tree ensemble, a random forest per target on all other genes (scikit-learn,
-  ``max_features="sqrt"``, impurity importances; the target standardised, as GENIE3 does).
-- ``ot_ridge``: ridge regression (``RidgeCV`` on standardised genes) of OT-matched velocities on
-  expression: exact OT (POT) between consecutive time points, each cell's velocity the barycentric
-  displacement of its coupling divided by the interval (backwards for the last time point).
-- ``ot_ridge_refined``: the same regression after ``cb.pp.refine_time`` has split each of the 5 snapshots
-  into 3 by each cell's progress along its OT direction of motion (15 finer time points from the
-  expression and the snapshot labels alone).
-- ``cellbridge_ot``: ``cb.tl.grn(adata, time_key="time")`` without a model, at its defaults: OT-matched
-  velocities on 3, 4, 5 and 6 sub-snapshots per snapshot (``refine_time``'s split), a ridge regression on
-  standardised genes at each, coefficients scaled by each target's largest and averaged
-  (:mod:`cellbridge.grn.velocity_regression`). Deterministic.
-- ``cellbridge``: ``cb.tl.fit(adata, "time", use_rep="X", drift="ngm", ...)``, [SF]2M with a neural
-  graphical model flow (autonomous, one MLP per target gene, group lasso on the first-layer columns), then
-  ``cb.tl.grn`` (scores: group norms; signs: the Jacobian averaged over the observed cells).
+Methods: the registry of :mod:`cellbridge.grn.benchmark` (``pearson``, ``spearman``, ``genie3``,
+``ot_ridge``, ``ot_ridge_refined``, ``cellbridge_ot``, ``cellbridge``; described there), which also loads
+the data and scores the methods; this script keeps the run of ``results/grn.md`` (its networks, seeds and
+reading) and of the held-out check ``results/grn_simulated.md``. ``cellbridge benchmark grn --data DIR``
+runs the same methods on any folder in BEELINE or SERGIO layout.
 
 Usage::
 
@@ -54,32 +41,20 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cellbridge as cb  # noqa: E402
 from cellbridge.datasets.beeline import read_beeline, read_sergio  # noqa: E402
-from cellbridge._keys import TIME_REFINED  # noqa: E402
-from cellbridge.grn import score_network  # noqa: E402
-from cellbridge.ot.velocity import ot_velocities  # noqa: E402
+from cellbridge.grn import benchmark as gb  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DATA = Path(os.environ.get("CELLBRIDGE_DATA_DIR", ROOT.parent / "shared" / "data")) / "grn"
 NETWORKS = ("dyn-LI", "dyn-CY", "dyn-LL", "dyn-BF", "dyn-TF", "SERGIO-DS4")
 BOOLODE = NETWORKS[:5]
-METHODS = ("pearson", "spearman", "genie3", "ot_ridge", "ot_ridge_refined", "cellbridge_ot", "cellbridge")
-#: table rows: the methods, and cellbridge's fit read a second way (group norms)
-ROWS = ("pearson", "spearman", "genie3", "ot_ridge", "ot_ridge_refined", "cellbridge_ot", "cellbridge",
-        "cellbridge_norms")
-DETERMINISTIC = ("pearson", "spearman", "ot_ridge", "ot_ridge_refined", "cellbridge_ot")
+METHODS = tuple(gb.METHODS)
+#: table labels of the rows: the methods, and cellbridge's fit read a second way (group norms)
+TITLES = {row: title for m in gb.METHODS.values() for row, title in m.titles.items()}
+ROWS = tuple(TITLES)
+DETERMINISTIC = tuple(name for name, m in gb.METHODS.items() if m.deterministic)
 #: held-out check: networks simulated by cellbridge's own BoolODE-style simulator (--simulated)
-SIMULATED = {"sim-LI": ("dyn-linear", 5), "sim-LL": ("dyn-linear-long", 15), "sim-CY": ("dyn-cycle", 8),
-             "sim-BF": ("dyn-bifurcating", 8), "sim-BFC": ("dyn-bifurcating-converging", 8),
-             "sim-TF": ("dyn-trifurcating", 8), "sim-HSC": ("HSC", 8), "sim-mCAD": ("mCAD", 5),
-             "sim-VSC": ("VSC", 5), "sim-GSD": ("GSD", 8)}
-TITLES = {"pearson": "Pearson |r|", "spearman": "Spearman |r|", "genie3": "GENIE3-style random forest",
-          "ot_ridge": "ridge on OT-matched velocities",
-          "ot_ridge_refined": "cellbridge `pp.refine_time` (3 per snapshot), then ridge on OT-matched velocities",
-          "cellbridge_ot": "**cellbridge** `tl.grn` without a model (default: OT velocities on 3-6 sub-snapshots, per-target scale)",
-          "cellbridge": "**cellbridge** [SF]2M + NGM drift, mean abs. Jacobian (default)",
-          "cellbridge_norms": "cellbridge, same fits, NGM group norms"}
+SIMULATED = {name: (rules, end) for rules, (name, end) in gb.BOOLODE_RULES.items()}
 # ../shared/benchmarks/peers.md: AUROC / AUPRC ratio
 PEERS = {
     "Pearson |r|": [(0.745, 2.58), (0.722, 1.36), (0.858, 6.94), (0.544, 1.09), (0.429, 1.24), (0.707, 3.35)],
@@ -90,8 +65,8 @@ PEERS = {
     "flow matching + neural graphical model": [(0.691, 1.34), (0.301, 0.69), (0.926, 5.49), (0.638, 1.55),
                                                (0.662, 1.43), (0.668, 2.17)],
 }
-#: cellbridge's settings (see the results file for how they were chosen)
-CELLBRIDGE_FIT = dict(drift="ngm", n_steps=int(os.environ.get("GRN_BENCH_STEPS", 1000)), batch_size=256, ot_method="exact", ngm_lambda=1e-3, ngm_time=True)
+#: training steps of cellbridge's fit (its other settings: gb.NGM_FIT; see the results file for how they were chosen)
+NGM_STEPS = int(os.environ.get("GRN_BENCH_STEPS", gb.NGM_FIT["n_steps"]))
 
 
 #: NGM fits on refine_time's 15 time points, seed 0 (measured separately, see NOTES)
@@ -185,12 +160,7 @@ def simulate(name: str, seed: int = 1):
     """A held-out network: BoolODE-style simulation (cellbridge's simulator) recorded at 50 times, 20 cells
     each, labelled with 5 coarse snapshots as BEELINE's cells are binned; log1p."""
     rules, end = SIMULATED[name]
-    times = np.linspace(end / 50, end, 50)
-    adata, edges = cb.datasets.simulate_boolode(DATA / "boolode_models" / "data" / f"{rules}.txt", 20, times, rng=seed)
-    adata.X = np.log1p(np.asarray(adata.X, dtype=np.float64))
-    step = adata.obs["time"].to_numpy()
-    adata.obs["time"] = np.minimum(np.floor(step / end * 5 - 1e-9), 4).astype(np.float64)
-    return adata, edges
+    return gb.simulate_rules(DATA / "boolode_models" / "data" / f"{rules}.txt", end_time=end, seed=seed)
 
 
 def load(name: str):
@@ -202,94 +172,11 @@ def load(name: str):
     return read_beeline(DATA / "boolode_sims" / name / f"{name}-1000-1", n_time_bins=5)
 
 
-def _zero_diag(s: np.ndarray) -> np.ndarray:
-    s = np.array(s, dtype=np.float64)
-    np.fill_diagonal(s, 0.0)
-    return s
-
-
-def correlation(x: np.ndarray, kind: str) -> np.ndarray:
-    df = pd.DataFrame(x)
-    return _zero_diag(np.nan_to_num(np.abs(df.corr(method=kind).to_numpy())))
-
-
-def genie3(x: np.ndarray, seed: int, n_trees: int = 300) -> np.ndarray:
-    from sklearn.ensemble import RandomForestRegressor
-
-    g = x.shape[1]
-    s = np.zeros((g, g))
-    for j in range(g):
-        y = x[:, j]
-        if y.std() == 0:
-            continue
-        others = np.delete(np.arange(g), j)
-        rf = RandomForestRegressor(n_estimators=n_trees, max_features="sqrt", random_state=seed, n_jobs=1)
-        rf.fit(x[:, others], (y - y.mean()) / y.std())
-        s[others, j] = rf.feature_importances_
-    return s
-
-
-def ot_ridge(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(|coefficients|, signs) of a ridge regression of OT-matched velocities on standardised expression."""
-    from sklearn.linear_model import RidgeCV
-
-    v = ot_velocities(x, t)
-    sd = x.std(0)
-    z = (x - x.mean(0)) / np.where(sd > 0, sd, 1)
-    coef = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(z, v).coef_  # (targets, regulators)
-    return _zero_diag(np.abs(coef).T), _zero_diag(np.sign(coef).T)
-
-
-def _sign_matrix(edges: pd.DataFrame, genes) -> np.ndarray:
-    signs = edges[edges["group"] == "all"].pivot(index="regulator", columns="target", values="sign")
-    return signs.reindex(index=genes, columns=genes).fillna(0).to_numpy()
-
-
-def cellbridge_grn(adata, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """One fit, read twice: ``{row: (scores, signs)}``."""
-    model = cb.tl.fit(adata, "time", use_rep="X", rng=seed, progress=False, **CELLBRIDGE_FIT)
-    out = {}
-    for row, score in (("cellbridge", "auto"), ("cellbridge_norms", "group_norm")):
-        edges = cb.tl.grn(adata, model, score=score, key_added=row)
-        out[row] = (np.asarray(adata.varp[row], dtype=np.float64), _sign_matrix(edges, list(adata.var_names)))
-    return out
-
-
 def run(networks, methods, seeds) -> pd.DataFrame:
-    rows = []
-    for name in networks:
-        adata, truth = load(name)
-        x = np.asarray(adata.X, dtype=np.float64)
-        t = adata.obs["time"].to_numpy(dtype=np.float64)
-        genes = list(adata.var_names)
-        for method in methods:
-            deterministic = method in DETERMINISTIC
-            for seed in (seeds[:1] if deterministic else seeds):
-                start = time.perf_counter()
-                if method in ("pearson", "spearman"):
-                    found = {method: (correlation(x, method), None)}
-                elif method == "genie3":
-                    found = {method: (genie3(x, seed), None)}
-                elif method == "ot_ridge":
-                    found = {method: ot_ridge(x, t)}
-                elif method == "ot_ridge_refined":
-                    refined = cb.pp.refine_time(adata, "time", n_sub=3, use_rep="X", copy=True)
-                    found = {method: ot_ridge(x, refined.obs[TIME_REFINED].to_numpy(dtype=np.float64))}
-                elif method == "cellbridge_ot":
-                    edges = cb.tl.grn(adata, time_key="time", key_added=method)  # no model
-                    found = {method: (np.asarray(adata.varp[method], dtype=np.float64), _sign_matrix(edges, genes))}
-                else:
-                    found = cellbridge_grn(adata.copy(), seed)
-                sec = time.perf_counter() - start
-                for row, (s, signs) in found.items():
-                    res = score_network(s, truth, signs, genes=genes)
-                    rows.append({"network": name, "method": row, "seed": seed, "seconds": sec,
-                                 **{k: res[k] for k in ("auroc", "auprc", "auprc_ratio", "early_precision_ratio",
-                                                        "signed_accuracy", "edge_density", "n_true_edges")}})
-                    print(f"{name:11s} {row:16s} seed {seed}: AUROC {res['auroc']:.3f} AUPRC ratio "
-                          f"{res['auprc_ratio']:.2f} EPR {res['early_precision_ratio']:.2f} signs "
-                          f"{res['signed_accuracy']:.2f} ({sec:.0f}s)", flush=True)
-    return pd.DataFrame(rows)
+    """The rows of :func:`cellbridge.grn.benchmark.run_benchmark`, each printed as it comes."""
+    return gb.run_benchmark({name: (lambda name=name: load(name)) for name in networks}, methods, seeds,
+                            options={"cellbridge": {"n_steps": NGM_STEPS}},
+                            on_result=lambda row: print(gb.format_result(row), flush=True))
 
 
 def report(df: pd.DataFrame, command: str, started: str, wall: float) -> str:
@@ -312,30 +199,8 @@ def report(df: pd.DataFrame, command: str, started: str, wall: float) -> str:
         "",
         "## AUROC / AUPRC ratio / EPR",
         "",
-        "| method | " + " | ".join(nets) + (" | mean AUROC (BoolODE) |" if set(BOOLODE) <= set(nets) else " |"),
-        "|---|" + "---|" * len(nets) + ("---:|" if set(BOOLODE) <= set(nets) else ""),
+        *gb.results_table(df, nets, BOOLODE if set(BOOLODE) <= set(nets) else None),
     ]
-    for m in methods:
-        cells = []
-        for n in nets:
-            r = agg.loc[(m, n)]
-            sd = f" ± {r.auroc_sd:.3f}" if r.n > 1 and np.isfinite(r.auroc_sd) else ""
-            cells.append(f"{r.auroc:.3f}{sd} / {r.ratio:.2f} / {r.epr:.2f}")
-        mean = ""
-        if set(BOOLODE) <= set(nets):
-            mean = f" {np.mean([agg.loc[(m, n)].auroc for n in BOOLODE]):.3f} |"
-        lines.append(f"| {TITLES[m]} | " + " | ".join(cells) + " |" + mean)
-    if "cellbridge" in methods:
-        lines += ["", "cellbridge: fraction of true edges with the right sign (sign of the mean Jacobian): "
-                  + ", ".join(f"{n} {agg.loc[('cellbridge', n)].sign:.2f}" for n in nets)
-                  + f"; seconds per fit: " + ", ".join(f"{n} {agg.loc[('cellbridge', n)].seconds:.0f}" for n in nets)
-                  + "."]
-    if "cellbridge_ot" in methods:
-        lines += ["", "`tl.grn` without a model: fraction of true edges with the right sign (sign of the mean coefficient): "
-                  + ", ".join(f"{n} {agg.loc[('cellbridge_ot', n)].sign:.2f}" for n in nets) + "."]
-    if "ot_ridge_refined" in methods:
-        lines += ["", "`refine_time` + OT ridge: fraction of true edges with the right sign (sign of the ridge coefficient): "
-                  + ", ".join(f"{n} {agg.loc[('ot_ridge_refined', n)].sign:.2f}" for n in nets) + "."]
     if "cellbridge" in methods and set(NETWORKS) <= set(nets):
         best_prc = sum(max(ROWS, key=lambda m: agg.loc[(m, n)].ratio if (m, n) in agg.index else -1) in
                        ("cellbridge", "cellbridge_norms", "ot_ridge_refined", "cellbridge_ot") for n in nets)
