@@ -1,4 +1,4 @@
-"""Command-line interface: ``cellbridge demo`` and ``cellbridge --version``.
+"""Command-line interface: ``cellbridge demo``, ``cellbridge benchmark grn`` and ``cellbridge --version``.
 
 This is the one module that prints: its output is the report the user asked for. Progress and details
 go through the package logger (stderr), as everywhere else.
@@ -7,6 +7,8 @@ go through the package logger (stderr), as everywhere else.
 from __future__ import annotations
 
 import argparse
+import datetime
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -64,7 +66,50 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-threads", type=int, default=None,
                       help="torch CPU threads while training (default: chosen by cellbridge.tl.fit; 1 for the demo)")
     demo.set_defaults(func=_demo)
+
+    bench = sub.add_parser("benchmark", help="benchmarks with a known answer",
+                           description="Benchmarks with a known answer.")
+    bench_sub = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK")
+    bench.set_defaults(func=lambda args: _help(bench))
+    grn = bench_sub.add_parser(
+        "grn",
+        help="gene-network recovery on BEELINE / SERGIO folders or BoolODE rule files (AUROC, AUPRC ratio, EPR, signs)",
+        description=(
+            "Score gene-network inference methods (cellbridge.grn.benchmark.METHODS) on simulations with a known "
+            "network, as BEELINE does: AUROC, AUPRC ratio, early precision ratio and signed accuracy per network "
+            "and method. Writes PREFIX.md (the table of benchmarks/results/grn.md) and PREFIX.csv (one row per "
+            "network, method and seed)."
+        ),
+    )
+    grn.add_argument("--data", nargs="+", type=Path, default=[], metavar="DIR",
+                     help="a network folder in BEELINE layout (ExpressionData.csv, PseudoTime.csv, refNetwork.csv) "
+                          "or SERGIO layout (simulated_noNoise_T_0.csv, gt_GRN.csv, bMat_cID*.tab), or a folder of "
+                          "such folders (searched at any depth)")
+    grn.add_argument("--rules", nargs="+", type=Path, default=[], metavar="FILE",
+                     help="BoolODE rule files to simulate (20 cells at each of 50 times, as benchmarks/grn.py "
+                          "--simulated)")
+    grn.add_argument("--end-time", type=float, default=None,
+                     help="simulation end time of --rules (default: BEELINE's for its own rule files)")
+    grn.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                     help="methods to run, or 'all' (default: every method but the slow NGM fit 'cellbridge')")
+    grn.add_argument("--seeds", type=int, default=3, metavar="N",
+                     help="seeds 0 .. N-1 of the random methods (default: %(default)s)")
+    grn.add_argument("--n-times", type=int, default=5, metavar="K",
+                     help="time points the cells are binned into (BEELINE layout, rule files; default: %(default)s)")
+    grn.add_argument("--ngm-steps", type=int, default=None,
+                     help="training steps of the 'cellbridge' method (default: cellbridge.grn.benchmark.NGM_FIT's)")
+    grn.add_argument("--num-threads", type=int, default=1,
+                     help="torch CPU threads during the run (default: %(default)s)")
+    grn.add_argument("--out", type=Path, default=Path("grn_benchmark"), metavar="PREFIX",
+                     help="writes PREFIX.md and PREFIX.csv (default: %(default)s)")
+    grn.add_argument("--no-progress", action="store_true", help="no progress bar")
+    grn.set_defaults(func=_benchmark_grn)
     return parser
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 1
 
 
 def _format_row(cells: list[str], widths: list[int]) -> str:
@@ -165,6 +210,88 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _benchmark_grn(args: argparse.Namespace) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from .grn import benchmark as gb
+
+    def fail(message: str) -> int:
+        print(f"cellbridge benchmark grn: {message}", file=sys.stderr)
+        return 2
+
+    if not args.data and not args.rules:
+        return fail("nothing to run: pass --data DIR and/or --rules FILE")
+    methods = args.methods or list(gb.DEFAULT_METHODS)
+    if "all" in methods:
+        methods = list(gb.METHODS)
+    unknown = [m for m in methods if m not in gb.METHODS]
+    if unknown:
+        return fail(f"unknown method(s) {', '.join(unknown)}; known: {', '.join(gb.METHODS)} (or 'all')")
+    for flag, value in (("--seeds", args.seeds), ("--n-times", args.n_times), ("--num-threads", args.num_threads)):
+        if value < 1:
+            return fail(f"{flag} must be positive, got {value}")
+    if args.ngm_steps is not None and args.ngm_steps < 1:
+        return fail(f"--ngm-steps must be positive, got {args.ngm_steps}")
+
+    networks, sources, boolode = {}, {}, []
+    try:
+        for directory in args.data:
+            for name, (path, layout) in gb.find_networks(directory).items():
+                if name in networks:
+                    return fail(f"two networks are named {name!r}: {sources[name]} and {path}")
+                networks[name] = lambda path=path: gb.load_network(path, n_time_bins=args.n_times)
+                sources[name] = str(path)
+                if layout == "beeline":
+                    boolode.append(name)
+        for rules in args.rules:
+            if not Path(rules).is_file():
+                return fail(f"{rules}: no such rule file")
+            name = gb._rules_name(rules)
+            if name in networks:
+                return fail(f"two networks are named {name!r}: {sources[name]} and {rules}")
+            if args.end_time is None and Path(rules).stem not in gb.BOOLODE_RULES:
+                return fail(f"{Path(rules).name} is not one of BEELINE's rule files: pass --end-time")
+            networks[name] = lambda rules=rules: gb.simulate_rules(rules, end_time=args.end_time,
+                                                                   n_time_bins=args.n_times)
+            sources[name] = str(rules)
+            boolode.append(name)
+    except (FileNotFoundError, ValueError) as err:
+        return fail(str(err))
+
+    options = {"cellbridge": {"n_steps": args.ngm_steps}} if args.ngm_steps is not None else {}
+    command = shlex.join(["cellbridge", *args.argv])
+    started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(args.num_threads)
+    t0 = time.perf_counter()
+    try:
+        df = gb.run_benchmark(networks, methods, list(range(args.seeds)), options=options,
+                              progress=not args.no_progress, on_result=lambda row: tqdm.write(gb.format_result(row)))
+        minutes = (time.perf_counter() - t0) / 60
+        order = gb._ordered(networks, gb.NETWORK_ORDER)
+        text = gb.benchmark_report(df, command=command, started=started, minutes=minutes,
+                                   sources={n: sources[n] for n in order},
+                                   mean_over=[n for n in order if n in boolode] if len(boolode) > 1 else None,
+                                   n_time_bins=args.n_times)
+    except (FileNotFoundError, ValueError) as err:
+        return fail(str(err))
+    finally:
+        torch.set_num_threads(threads)
+    df["command"], df["started"], df["minutes"] = command, started, minutes
+    prefix = Path(args.out)
+    if prefix.suffix in (".md", ".csv"):
+        prefix = prefix.with_suffix("")
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    md, csv = prefix.with_name(prefix.name + ".md"), prefix.with_name(prefix.name + ".csv")
+    md.write_text(text)
+    df.to_csv(csv, index=False)
+    print()
+    print(text)
+    print(f"wrote {md} and {csv}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``cellbridge`` command line.
 
@@ -179,7 +306,9 @@ def main(argv: list[str] | None = None) -> int:
         Exit status: 0 on success.
     """
     parser = _build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 1
