@@ -44,6 +44,7 @@ __all__ = [
     "ngm_scores",
     "pca_to_genes",
     "NetworkReadout",
+    "ngm_jacobian",
     "read_network",
 ]
 
@@ -221,6 +222,10 @@ class NetworkReadout:
         ``{group: kind}``: ``"group_norm"``, ``"abs_mean_jacobian"`` or ``"mean_abs_jacobian"``.
     n_cells
         ``{group: number of states averaged}``.
+    raw_scores
+        ``{group: (d_in, d_out)}`` scores before any per-target scaling, which break ties of ``scores``
+        (:func:`cellbridge.tl.grn`'s ``raw_score`` column); empty when the scores are not scaled (a model's
+        readout): the scores themselves then.
     """
 
     scores: dict
@@ -228,6 +233,11 @@ class NetworkReadout:
     mean_jacobian: dict
     score_kind: dict
     n_cells: dict = field(default_factory=dict)
+    raw_scores: dict = field(default_factory=dict)
+
+    def unscaled(self, group) -> np.ndarray:
+        """The scores of ``group`` before any per-target scaling (``raw_scores``, else ``scores``)."""
+        return self.raw_scores.get(group, self.scores[group])
 
 
 SCORE_KINDS = ("auto", "group_norm", "abs_mean_jacobian", "mean_abs_jacobian")
@@ -246,6 +256,8 @@ def read_network(
     input_scale: np.ndarray | None = None,
     jacobian_scale: float = 1.0,
     batch_size: int = 2048,
+    regulators: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
 ) -> NetworkReadout:
     r"""Edge scores and signs of a drift, over all states and per group of states.
 
@@ -281,10 +293,22 @@ def read_network(
         neither rankings nor signs.
     batch_size
         States per Jacobian pass.
+    regulators, targets
+        Candidate regulators (inputs) and targets (outputs): boolean masks or positions (None: all). Only
+        those entries of the Jacobian are averaged; the others are 0 in every matrix. Ignored with
+        ``loadings`` (the PCA-space Jacobian is needed whole).
 
     Returns
     -------
     NetworkReadout
+
+    Notes
+    -----
+    The Jacobians are averaged batch by batch (in the order of the states, as one mean over all of them
+    would), so that memory stays at one batch of Jacobians plus the averages, not ``n`` of them. For an
+    NGM in its own coordinates (``ngm`` is ``drift``) with more than :data:`STRUCTURED_NGM_MIN_ENTRIES`
+    Jacobian entries, they come from its structure (:func:`ngm_jacobian`): one backward pass per batch and
+    one product per regulator, instead of a reverse pass per target through every target's network.
     """
     if score not in SCORE_KINDS:
         raise ValueError(f"score must be one of {SCORE_KINDS}, not {score!r}")
@@ -305,15 +329,20 @@ def read_network(
     if group_score == "auto":
         group_score = "mean_abs_jacobian" if structured else "abs_mean_jacobian"
 
-    jac = drift_jacobian(drift, x, t, batch_size=batch_size) * float(jacobian_scale)
     labels = np.asarray(groups) if groups is not None else None
-    means = mean_jacobian(jac, labels)
+    if labels is not None and len(labels) != len(x):
+        raise ValueError(f"groups has {len(labels)} labels for {len(x)} Jacobians")
+    need_abs = {"all": score == "mean_abs_jacobian"}
+    group_names = [] if labels is None else _unique(labels[np.array([v is not None for v in labels], dtype=bool)])
+    need_abs.update({g: group_score == "mean_abs_jacobian" for g in group_names})
+    means, abs_means, counts = _average_jacobians(
+        drift, x, t, labels, group_names, need_abs, ngm=ngm if structured else None, loadings=loadings,
+        regulators=None if loadings is not None else regulators,
+        targets=None if loadings is not None else targets, scale=float(jacobian_scale), batch_size=batch_size)
     if loadings is not None:
         means = {g: pca_to_genes(m, loadings) for g, m in means.items()}
-    scores, signs, counts, kinds = {}, {}, {}, {}
+    scores, signs, kinds = {}, {}, {}
     for g, jm in means.items():
-        sel = jac if g == "all" else jac[labels == g]
-        counts[g] = int(len(sel))
         signs[g] = jacobian_signs(jm)
         kind = score if g == "all" else group_score
         if kind == "group_norm":
@@ -321,6 +350,175 @@ def read_network(
         elif kind == "abs_mean_jacobian":
             scores[g] = jacobian_scores(jm)
         else:
-            scores[g] = _zero_diagonal(np.abs(sel).mean(0).T)
+            scores[g] = _zero_diagonal(abs_means[g].T)
         kinds[g] = kind
     return NetworkReadout(scores=scores, signs=signs, mean_jacobian=means, score_kind=kinds, n_cells=counts)
+
+
+#: an NGM whose Jacobian has more entries than this (out_dim x dim) is read through its structure
+STRUCTURED_NGM_MIN_ENTRIES = 256 * 256
+#: Jacobian entries (states x targets x regulators) per batch of the structured readout
+_STRUCTURED_BATCH_ENTRIES = 2**23
+
+
+def _positions(chosen, d: int) -> np.ndarray | None:
+    if chosen is None:
+        return None
+    chosen = np.asarray(chosen)
+    idx = np.flatnonzero(chosen) if chosen.dtype == bool else np.sort(chosen.astype(np.int64).reshape(-1))
+    return None if len(idx) == d and np.array_equal(idx, np.arange(d)) else idx
+
+
+def ngm_jacobian(ngm: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, *, regulators: np.ndarray | None = None,
+                 targets: np.ndarray | None = None) -> torch.Tensor:
+    r"""Jacobians of an :class:`~cellbridge.nn.NGMDrift` from its structure, for chosen targets and regulators.
+
+    Target :math:`i`'s network sees the genes only through its first layer,
+    :math:`u_i = W^{(i)} x + \ldots`, so :math:`\partial f_i / \partial x = (\partial f_i / \partial u_i)^T
+    W^{(i)}`: one backward pass gives :math:`\partial f_i / \partial u_i` for every target at once (each
+    output depends on its own :math:`u_i` only), and the Jacobian is a product with the first-layer
+    weights of the chosen regulators' columns. Equal to the reverse-mode Jacobian up to float32 rounding.
+
+    Parameters
+    ----------
+    ngm
+        The NGM.
+    x
+        States ``(n, dim)`` (float32, the coordinates the NGM sees).
+    t
+        Times ``(n, 1)``.
+    regulators, targets
+        Positions of the input and output genes to keep (None: all).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n, n_targets, n_regulators)`` float32.
+    """
+    grad = _ngm_input_grad(ngm, x, t, targets)
+    return _ngm_product(ngm, grad, regulators, targets)
+
+
+def _rows(targets) -> slice | torch.Tensor:
+    return slice(None) if targets is None else torch.as_tensor(np.asarray(targets), dtype=torch.long)
+
+
+def _ngm_input_grad(ngm: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, targets) -> torch.Tensor:
+    r""":math:`\partial f_i / \partial u_i` ``(n, n_targets, h0)``, :math:`u_i` target i's first-layer
+    pre-activation (the one place where the genes enter its network; see NGMDrift.forward)."""
+    rows = _rows(targets)
+    w_in = ngm.w_in[rows]  # (T, h0, d)
+    n_t, h0, d = w_in.shape
+    with torch.no_grad():
+        z = x @ w_in.reshape(n_t * h0, d).T
+        if ngm.n_time:
+            tt = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1, 1).expand(x.shape[0], 1)
+            angles = tt * ngm.freqs.to(x.dtype)
+            feats = torch.cat([tt, torch.sin(angles), torch.cos(angles)], dim=1)
+            z = z + feats @ ngm.w_time[rows].reshape(n_t * h0, ngm.n_time).T
+        z = z + ngm.b_in[rows].reshape(-1)
+    u = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        h = ngm.act(u).reshape(x.shape[0], n_t, h0)
+        for w, b in zip(ngm.w_hidden, ngm.b_hidden):
+            h = ngm.act(torch.einsum("nta,tba->ntb", h, w[rows]) + b[rows])
+        out = (h * ngm.w_out[rows]).sum(-1) + ngm.b_out[rows]
+        (grad,) = torch.autograd.grad(out.sum(), u)  # each output depends on its own u_i only
+    return grad.reshape(x.shape[0], n_t, h0)
+
+
+def _ngm_product(ngm: torch.nn.Module, grad: torch.Tensor, regulators, targets) -> torch.Tensor:
+    """Jacobians ``(n, n_targets, n_regulators)`` from :func:`_ngm_input_grad`: ``grad_i^T W^{(i)}[:, regulators]``."""
+    w_in = ngm.w_in[_rows(targets)]
+    if regulators is not None:
+        w_in = w_in[:, :, torch.as_tensor(np.asarray(regulators), dtype=torch.long)]
+    with torch.no_grad():
+        return torch.einsum("nth,thr->ntr", grad, w_in.detach())
+
+
+def _average_jacobians(drift, x, t, labels, group_names, need_abs, *, ngm, loadings, regulators, targets,
+                       scale: float, batch_size: int) -> tuple[dict, dict, dict]:
+    """Mean Jacobian (and mean absolute Jacobian where ``need_abs``) of every state and of each group,
+    ``(d_out, d_in)``, accumulated batch by batch in the order of the states."""
+    x = torch.as_tensor(x, dtype=torch.float32)
+    if x.ndim != 2:
+        raise ValueError(f"x must be (n_cells, n_dims), got shape {tuple(x.shape)}")
+    n, d_in = x.shape
+    tt = torch.as_tensor(t, dtype=torch.float32).reshape(-1)
+    if tt.numel() == 1:
+        tt = tt.expand(n)
+    if tt.numel() != n:
+        raise ValueError(f"t must be one number or one per state ({n}), got {tt.numel()}")
+    structured = ngm is not None and drift is ngm and ngm.out_dim * ngm.dim > STRUCTURED_NGM_MIN_ENTRIES
+    d_out = ngm.out_dim if ngm is not None else None
+    reg = _positions(regulators, d_in)
+    tgt = None if targets is None else _positions(targets, d_out if d_out is not None else d_in)
+    sums: dict = {}
+    abs_sums: dict = {}
+    counts = {"all": 0, **{g: 0 for g in group_names}}
+    member = None if labels is None else {g: labels == g for g in group_names}
+
+    def add(block: np.ndarray, start: int) -> None:
+        # cell by cell, in order: the same sums (bit for bit) as a mean over a stack of every Jacobian
+        rows_of = {"all": range(len(block))}
+        if member is not None:
+            for g in group_names:
+                rows_of[g] = np.flatnonzero(member[g][start:start + len(block)])
+        for g, rows in rows_of.items():
+            if g not in sums:
+                sums[g] = np.zeros(block.shape[1:], dtype=np.float64)
+                if need_abs.get(g):
+                    abs_sums[g] = np.zeros(block.shape[1:], dtype=np.float64)
+            acc, acc_abs = sums[g], abs_sums.get(g)
+            for k in rows:
+                acc += block[k]
+                if acc_abs is not None:
+                    acc_abs += np.abs(block[k])
+            counts[g] += len(rows)
+
+    if structured:
+        n_rows = ngm.out_dim if tgt is None else len(tgt)
+        n_cols = d_in if reg is None else len(reg)
+        h0 = ngm.w_in.shape[1]
+        # the first-layer pre-activations of a batch (states x targets x h0), then the products in chunks
+        step = max(1, min(batch_size, _STRUCTURED_BATCH_ENTRIES // max(1, n_rows * h0)))
+        chunk = max(1, _STRUCTURED_BATCH_ENTRIES // max(1, n_rows * n_cols))
+        for start in range(0, n, step):
+            grad = _ngm_input_grad(ngm, x[start:start + step], tt[start:start + step].reshape(-1, 1), tgt)
+            for k in range(0, len(grad), chunk):
+                jac = _ngm_product(ngm, grad[k:k + chunk], reg, tgt)
+                add(jac.double().numpy() * scale, start + k)
+    else:
+        for start in range(0, n, batch_size):
+            jac = drift_jacobian(drift, x[start:start + batch_size], tt[start:start + batch_size],
+                                 batch_size=batch_size) * scale
+            if tgt is not None:
+                jac = jac[:, tgt]
+            if reg is not None:
+                jac = jac[:, :, reg]
+            add(jac, start)
+    if counts["all"] == 0:
+        raise ValueError("no states to read a network from")
+    shape = None
+    if tgt is not None or reg is not None:
+        shape = (d_out if d_out is not None else _output_dim(drift, x, tt), d_in)
+    means, abs_means = {}, {}
+    for g in sums:
+        means[g] = _full(sums[g] / counts[g], tgt, reg, shape)
+        if g in abs_sums:
+            abs_means[g] = _full(abs_sums[g] / counts[g], tgt, reg, shape)
+    return means, abs_means, {g: counts[g] for g in sums}
+
+
+def _output_dim(drift, x: torch.Tensor, t: torch.Tensor) -> int:
+    with torch.no_grad():
+        return int(drift(t[:1].reshape(-1, 1), x[:1]).shape[1])
+
+
+def _full(block: np.ndarray, rows, cols, shape) -> np.ndarray:
+    """The (targets x regulators) block in a ``shape`` matrix of zeros (the block itself when it is all of it)."""
+    if shape is None:
+        return block
+    out = np.zeros(shape, dtype=np.float64)
+    out[np.ix_(np.arange(shape[0]) if rows is None else rows, np.arange(shape[1]) if cols is None else cols)] = block
+    return out
