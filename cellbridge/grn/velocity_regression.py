@@ -21,9 +21,21 @@ networks simulated by :func:`cellbridge.datasets.simulate_boolode` (``benchmarks
    standardised genes (a coefficient is the velocity change per standard deviation of the regulator) and
    each target's coefficients are divided by its largest one: every target's strongest candidate regulator
    scores 1. That is a prior that every target has a regulator, true of the networks this is meant for.
+   It ties every target's top regulator at 1, so the readout also keeps the unscaled magnitudes
+   (``raw_scores``: the mean :math:`|A_{ij}|` per standard deviation of the regulator), by which
+   :func:`cellbridge.tl.grn` breaks ties.
 
 The regression is a ridge regression (:class:`sklearn.linear_model.RidgeCV`, one penalty for all targets
 chosen by leave-one-out error), deterministic given the data.
+
+A list of candidate regulators (transcription factors, say) restricts the regression's inputs to them and
+its outputs to the chosen targets: ridge regressions on ``n_regulators`` columns instead of every gene,
+which is what makes a genome-scale network with a TF list cheap (``benchmarks/results/grn_scale.md``).
+Each target's own level stays an input of its regression (:func:`velocity_coefficients_with_own_level`,
+the same penalty choice): its degradation is much of its velocity, and leaving it out biases every
+coefficient (on the 500-gene, 20-TF linear system of ``tests/grn/test_genome_scale.py``, the true
+regulators among each target's top 5 fall from 97% to 38% without it). The own level is never an edge. The
+OT couplings, and so the velocities, still use every gene.
 """
 
 from __future__ import annotations
@@ -37,7 +49,8 @@ from ..ot.progress import check_n_sub, refine_time_points, snapshot_progress
 from ..ot.velocity import ot_velocities, snapshots
 from .readout import NetworkReadout, pca_to_genes
 
-__all__ = ["DEFAULT_N_SUB", "MIN_GROUP_CELLS", "velocity_coefficients", "velocity_network"]
+__all__ = ["DEFAULT_N_SUB", "MIN_GROUP_CELLS", "velocity_coefficients", "velocity_coefficients_with_own_level",
+           "velocity_network"]
 
 #: sub-snapshots per snapshot, averaged over (module notes, point 2)
 DEFAULT_N_SUB = (3, 4, 5, 6)
@@ -74,12 +87,116 @@ def velocity_coefficients(x: np.ndarray, v: np.ndarray, alphas: Sequence[float] 
     return np.where(sd > 0, coef.reshape(v.shape[1], x.shape[1]), 0.0)
 
 
-def _per_target_scale(coef: np.ndarray) -> np.ndarray:
-    """|coef| (square) without self-loops, each row (target) divided by its largest entry (rows of zeros stay 0)."""
-    s = np.abs(coef)
-    np.fill_diagonal(s, 0.0)
+def _standardised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sd = x.std(axis=0)
+    return (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0), sd
+
+
+def velocity_coefficients_with_own_level(
+    x: np.ndarray,
+    own: np.ndarray,
+    v: np.ndarray,
+    *,
+    own_is_input: np.ndarray | None = None,
+    alphas: Sequence[float] = _ALPHAS,
+    chunk: int = 256,
+) -> np.ndarray:
+    r"""Ridge regressions of each target's velocity on standardised regulators and on its own level.
+
+    Target :math:`i`'s velocity is regressed on the regulators :math:`z` and its own standardised level
+    :math:`z_i` (unless it is a regulator itself): :math:`v_i = \sum_j A_{ij} z_j + c_i z_i + b_i`. All
+    targets share the regulators' Gram matrix, so the solutions come from one ``n_regulators`` square
+    inverse per penalty and a rank-one correction per target (block inversion), and the leave-one-out
+    errors from the exact hat matrix of each target's design; the penalty (one for all targets, as in
+    :func:`velocity_coefficients`) minimises their mean, as :class:`sklearn.linear_model.RidgeCV` does.
+
+    Parameters
+    ----------
+    x
+        The regulators' expression ``(n, n_regulators)``.
+    own
+        Each target's expression ``(n, n_targets)``.
+    v
+        The targets' velocities ``(n, n_targets)``.
+    own_is_input
+        Boolean ``(n_targets,)``: the target is among the regulators (its level is already an input).
+    alphas
+        Ridge penalties to choose from.
+    chunk
+        Targets per block of the leave-one-out errors (temporaries of ``n x chunk``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_targets, n_regulators)``: the change of target :math:`i`'s velocity per standard deviation of
+        regulator :math:`j` (0 for a constant regulator); the own-level coefficients are not returned.
+    """
+    z, sd = _standardised(np.asarray(x, dtype=np.float64))
+    zs, _ = _standardised(np.asarray(own, dtype=np.float64))
+    v = np.asarray(v, dtype=np.float64)
+    n, n_reg = z.shape
+    n_tgt = v.shape[1]
+    if zs.shape != v.shape or len(z) != len(v):
+        raise ValueError(f"own levels {zs.shape} and velocities {v.shape} must be cells x targets, for {n} cells")
+    inside = np.zeros(n_tgt, dtype=bool) if own_is_input is None else np.asarray(own_is_input, dtype=bool)
+    zs[:, inside] = 0.0  # a target that is a regulator: no second copy of its level
+    vc = v - v.mean(axis=0)
+    gram = z.T @ z
+    c = z.T @ zs  # (R, T)
+    g = z.T @ vc  # (R, T)
+    dz = np.einsum("nt,nt->t", zs, zs)
+    hv = np.einsum("nt,nt->t", zs, vc)
+    best = None
+    for alpha in np.asarray(alphas, dtype=np.float64):
+        inv = np.linalg.inv(gram + alpha * np.eye(n_reg))
+        inv_c, inv_g = inv @ c, inv @ g
+        schur = dz + alpha - np.einsum("rt,rt->t", c, inv_c)
+        c_own = np.where(inside, 0.0, (hv - np.einsum("rt,rt->t", c, inv_g)) / schur)
+        coef = inv_g - inv_c * c_own  # (R, T)
+        hat_z = np.einsum("nr,rk,nk->n", z, inv, z) + 1.0 / n  # the unpenalised intercept adds 1/n
+        err = 0.0
+        for start in range(0, n_tgt, chunk):
+            sl = slice(start, start + chunk)
+            resid = vc[:, sl] - z @ coef[:, sl] - zs[:, sl] * c_own[sl]
+            u = zs[:, sl] - z @ inv_c[:, sl]
+            hat = hat_z[:, None] + np.where(inside[sl], 0.0, u * u / schur[sl])
+            err += float(np.sum((resid / (1.0 - hat)) ** 2))
+        if best is None or err < best[0]:
+            best = (err, coef)
+    return np.where(sd > 0, best[1].T, 0.0)
+
+
+def _per_target_scale(coef: np.ndarray, self_loops: np.ndarray | None = None) -> np.ndarray:
+    """|coef| (targets x regulators) without self-loops, each row (target) divided by its largest entry (rows
+    of zeros stay 0). ``self_loops``: the entries that pair a gene with itself (default: the diagonal)."""
+    s = _unscaled(coef, self_loops)
     top = s.max(axis=1, keepdims=True)
     return np.divide(s, top, out=np.zeros_like(s), where=top > 0)
+
+
+def _unscaled(coef: np.ndarray, self_loops: np.ndarray | None = None) -> np.ndarray:
+    """|coef| with the self-loops (default: the diagonal) set to 0."""
+    s = np.abs(coef)
+    if self_loops is None:
+        np.fill_diagonal(s, 0.0)
+    else:
+        s[self_loops] = 0.0
+    return s
+
+
+def _indices(chosen: np.ndarray | None, d: int, what: str) -> np.ndarray | None:
+    """Positions of the chosen genes (a boolean mask or positions), None for all of them."""
+    if chosen is None:
+        return None
+    chosen = np.asarray(chosen)
+    idx = np.flatnonzero(chosen) if chosen.dtype == bool else chosen.astype(np.int64).reshape(-1)
+    if chosen.dtype == bool and len(chosen) != d:
+        raise ValueError(f"{what} must be a mask over the {d} genes, got {len(chosen)} entries")
+    if len(idx) == 0:
+        raise ValueError(f"no {what} chosen")
+    if idx.min() < 0 or idx.max() >= d or len(np.unique(idx)) != len(idx):
+        raise ValueError(f"{what} must be distinct gene positions in [0, {d})")
+    return None if len(idx) == d and np.array_equal(idx, np.arange(d)) else np.sort(idx)
 
 
 def _check_resolutions(t: np.ndarray, n_sub) -> tuple[int, ...]:
@@ -98,6 +215,8 @@ def velocity_network(
     n_sub: int | Sequence[int] = DEFAULT_N_SUB,
     groups: np.ndarray | None = None,
     loadings: np.ndarray | None = None,
+    regulators: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
 ) -> NetworkReadout:
     r"""Edge scores and signs from OT-matched velocities on refined time points (see the module notes).
 
@@ -117,13 +236,23 @@ def velocity_network(
         PCA loadings :math:`Q` (genes x PCs) when ``x`` holds PCs: the coefficient matrix is mapped to genes
         as :math:`Q A Q^T` (:func:`~cellbridge.grn.readout.pca_to_genes`), and the per-target scaling applied
         there.
+    regulators, targets
+        Candidate regulators and targets: a boolean mask over the genes or their positions (None: every
+        gene). In gene space the regression uses only the regulators' columns, and each target's own
+        level, as inputs and the targets' velocities as outputs
+        (:func:`velocity_coefficients_with_own_level`; the penalty is chosen over the chosen targets);
+        with ``loadings`` the regression stays in PCA space and the gene-space
+        coefficients are restricted afterwards. Each target's scores are scaled by its largest coefficient
+        among the chosen regulators. Entries outside the chosen pairs are 0 in every matrix.
 
     Returns
     -------
     NetworkReadout
         ``scores`` (``[regulator, target]``, in [0, 1], mean over the resolutions of the per-target scaled
-        :math:`|A|`), ``signs`` (of the mean :math:`A`), ``mean_jacobian`` (the mean :math:`A` in units of
-        ``x`` per time unit, ``[target, regulator]``), ``score_kind`` ``"ot_velocity"`` and ``n_cells``.
+        :math:`|A|`), ``raw_scores`` (the same without the scaling: the mean :math:`|A|` per standard
+        deviation of the regulator, which breaks the ties of ``scores``), ``signs`` (of the mean :math:`A`),
+        ``mean_jacobian`` (the mean :math:`A` in units of ``x`` per time unit, ``[target, regulator]``),
+        ``score_kind`` ``"ot_velocity"`` and ``n_cells``.
     """
     x, _, _ = snapshots(x, t, "a network from OT velocities")
     t = np.asarray(t, dtype=np.float64)
@@ -145,28 +274,65 @@ def velocity_network(
                 continue
             members[g] = mask
 
+    n_genes = x.shape[1] if loadings is None else len(loadings)
+    reg = _indices(regulators, n_genes, "regulators")
+    tgt = _indices(targets, n_genes, "targets")
+    rows = np.arange(n_genes) if tgt is None else tgt  # targets: rows of A
+    cols = np.arange(n_genes) if reg is None else reg  # regulators: columns of A
+    # entries of the (targets x regulators) block that pair a gene with itself (None: the diagonal)
+    self_loops = None if reg is None and tgt is None else rows[:, None] == cols[None, :]
+    if loadings is None and reg is not None:
+        logger.info(f"ridge regressions of {len(rows)} targets on {len(cols)} regulators and their own levels")
+
     progress = snapshot_progress(x, t) if any(n > 1 for n in resolutions) else None
     if loadings is not None:  # spread of each gene in the PCA reconstruction (the PCs are uncorrelated)
         gene_sd = np.sqrt(np.clip((loadings**2) @ x.var(axis=0), 0.0, None))
-    scaled = {g: [] for g in members}
-    raw = {g: [] for g in members}
+    # running sums over the resolutions (the same numbers as the mean of a list, in less memory)
+    sums = {g: {"a": None, "scaled": None, "raw": None} for g in members}
     for n in resolutions:
         v = ot_velocities(x, refine_time_points(t, progress, n) if n > 1 else t)
         for g, mask in members.items():
-            a_std = velocity_coefficients(x[mask], v[mask])  # per sd of the group's cells
-            sd_g = x[mask].std(axis=0)
-            a = a_std * np.divide(1.0, sd_g, out=np.zeros_like(sd_g), where=sd_g > 0)  # units of x
-            if loadings is not None:
-                a = pca_to_genes(a, loadings)
+            if loadings is None:
+                xg = x[mask] if reg is None else x[np.ix_(mask, cols)]
+                vg = v[mask] if tgt is None else v[np.ix_(mask, rows)]
+                if reg is None:  # every gene is an input, each target's own level among them
+                    a_std = velocity_coefficients(xg, vg)
+                else:
+                    a_std = velocity_coefficients_with_own_level(xg, x[np.ix_(mask, rows)], vg,
+                                                                 own_is_input=np.isin(rows, cols))
+                sd_g = xg.std(axis=0)  # per sd of the group's cells
+                a = a_std * np.divide(1.0, sd_g, out=np.zeros_like(sd_g), where=sd_g > 0)  # units of x
+            else:
+                a_std = velocity_coefficients(x[mask], v[mask])
+                sd_g = x[mask].std(axis=0)
+                a = pca_to_genes(a_std * np.divide(1.0, sd_g, out=np.zeros_like(sd_g), where=sd_g > 0), loadings)
                 a_std = a * gene_sd  # per sd of the regulator gene, as in gene space
-            raw[g].append(a)
-            scaled[g].append(_per_target_scale(a_std))
-    scores, signs, means, kinds, counts = {}, {}, {}, {}, {}
+                if self_loops is not None:
+                    a, a_std = a[np.ix_(rows, cols)], a_std[np.ix_(rows, cols)]
+            for name, value in (("a", a), ("scaled", _per_target_scale(a_std, self_loops)),
+                                ("raw", _unscaled(a_std, self_loops))):
+                if sums[g][name] is None:
+                    sums[g][name] = value.copy()
+                else:
+                    sums[g][name] += value
+    scores, raw_scores, signs, means, kinds, counts = {}, {}, {}, {}, {}, {}
+    k = float(len(resolutions))
     for g in members:
-        a = np.mean(raw[g], axis=0)
-        s = np.mean(scaled[g], axis=0).T
+        a = _embed(sums[g]["a"] / k, rows, cols, n_genes, self_loops)
+        s = _embed(sums[g]["scaled"] / k, rows, cols, n_genes, self_loops).T
         sg = np.sign(a).T.astype(np.int8)
         np.fill_diagonal(sg, 0)
         scores[g], signs[g], means[g] = s, sg, a
+        raw_scores[g] = _embed(sums[g]["raw"] / k, rows, cols, n_genes, self_loops).T
         kinds[g], counts[g] = SCORE_KIND, int(members[g].sum())
-    return NetworkReadout(scores=scores, signs=signs, mean_jacobian=means, score_kind=kinds, n_cells=counts)
+    return NetworkReadout(scores=scores, signs=signs, mean_jacobian=means, score_kind=kinds, n_cells=counts,
+                          raw_scores=raw_scores)
+
+
+def _embed(block: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, self_loops) -> np.ndarray:
+    """A (targets x regulators) block in an ``(n, n)`` matrix of zeros (the block itself when it is all of it)."""
+    if self_loops is None:
+        return block
+    out = np.zeros((n, n), dtype=block.dtype)
+    out[np.ix_(rows, cols)] = block
+    return out
