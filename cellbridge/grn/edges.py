@@ -232,17 +232,27 @@ def matrix_to_edges(
     return out
 
 
-def _entries(genes: pd.Index, keep: np.ndarray, **matrices: np.ndarray) -> pd.DataFrame:
+def _entries(genes: pd.Index, keep: np.ndarray, *, categorical: bool = False, **matrices: np.ndarray) -> pd.DataFrame:
     """One row per ``True`` entry of ``keep``, in row-major order: ``regulator``, ``target``, then the entry
-    of each matrix in a column of its name."""
+    of each matrix in a column of its name. ``categorical``: names as categoricals whose categories are
+    ``genes`` (two small integer codes a row instead of two strings)."""
     i, j = np.nonzero(keep)
-    columns = {"regulator": genes[i].to_numpy(), "target": genes[j].to_numpy()}
+    if categorical:
+        columns = {"regulator": pd.Categorical.from_codes(i, categories=genes),
+                   "target": pd.Categorical.from_codes(j, categories=genes)}
+    else:
+        columns = {"regulator": genes[i].to_numpy(), "target": genes[j].to_numpy()}
     return pd.DataFrame({**columns, **{name: m[i, j] for name, m in matrices.items()}})
 
 
-def _by_score(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """The rows by decreasing absolute ``column``, ties in their order; a fresh index."""
-    return table.sort_values(column, ascending=False, kind="stable", key=np.abs).reset_index(drop=True)
+def _by_score(table: pd.DataFrame, column: str, then: str | None = None) -> pd.DataFrame:
+    """The rows by decreasing absolute ``column``, ties by decreasing absolute ``then`` (if given), remaining
+    ties in their order; a fresh index."""
+    if then is None:
+        return table.sort_values(column, ascending=False, kind="stable", key=np.abs).reset_index(drop=True)
+    order = np.lexsort((-np.abs(table[then].to_numpy(dtype=np.float64)),
+                        -np.abs(table[column].to_numpy(dtype=np.float64))))  # stable: last key first
+    return table.iloc[order].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -260,7 +270,10 @@ def _is_labeled_square(obj: Any) -> bool:
 
 
 def _as_square(obj: Any, genes: Sequence[Any] | pd.Index | None, what: str) -> tuple[np.ndarray, pd.Index]:
-    """A square float64 matrix in the order of ``genes`` (or its own labels / positions)."""
+    """A square float64 matrix in the order of ``genes`` (or its own labels / positions); scipy.sparse
+    matrices are made dense."""
+    if hasattr(obj, "tocsr") and hasattr(obj, "toarray"):  # scipy.sparse (a sparse varp of cellbridge.tl.grn)
+        obj = obj.toarray()
     if isinstance(obj, pd.DataFrame):
         if not _is_labeled_square(obj):
             raise ValueError(
