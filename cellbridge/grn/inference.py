@@ -31,7 +31,19 @@ OT_VELOCITY = "ot_velocity"
 #: what the parameters shared by :func:`infer_network` and :func:`cellbridge.tl.grn` mean
 PARAMETER_DOCS = {
     "model": "A fitted :class:`cellbridge.CellBridgeModel`, or None to read the network from OT-matched velocities.",
-    "regulators, targets": "Restrict the edges to these regulator and target genes (default: all genes).",
+    "regulators, targets": """Candidate regulator and target genes (default: every gene). ``regulators`` is
+        typically a list of transcription factors, which the user supplies (nothing is downloaded): e.g.
+        the 1,639 human TFs of Lambert et al., Cell 2018 (http://humantfs.ccbr.utoronto.ca), or
+        AnimalTFDB 4 (https://guolab.wchscu.cn/AnimalTFDB4) for human, mouse and other animals; names not
+        among the genes raise (keep the TFs of ``adata.var_names``:
+        ``[g for g in tfs if g in adata.var_names]``). They restrict what is computed, not only what is
+        shown: without a model the ridge regression uses only the regulators' expression as inputs and the
+        targets' velocities as outputs (a smaller regression: what makes a genome-scale network cheap); with
+        a model only those entries of its Jacobian are averaged. Only regulator rows get scores.""",
+    "top_k": """Keep at most this many regulators per target in each group's edge table (the strongest by
+        ``score``, ties broken by ``raw_score``, then by gene order); None keeps every candidate pair.""",
+    "min_score": """Keep only edges with ``score >= min_score`` (None: no threshold). Without a model scores
+        are in [0, 1] (a fraction of the target's strongest coefficient).""",
     "time_bins": """One network per time point (``True``), per equal-width bin (a number) or per bin between
         given edges (a sequence), in addition to the overall one. With cell groups as well, one per
         (group, bin).""",
@@ -56,14 +68,21 @@ class InferredNetwork:
     Attributes
     ----------
     edges
-        The edge table: ``regulator``, ``target``, ``score``, ``sign`` (+1 / -1 / 0, of the mean Jacobian),
-        ``jacobian`` (the mean :math:`\partial f_{target} / \partial x_{regulator}` in units of ``x`` per
-        time unit; without a model the regression coefficient), ``group`` (categorical: :data:`ALL_CELLS`,
-        then the group labels), sorted by group and decreasing score; every candidate pair (regulator
-        != target) of the chosen genes appears once per group.
+        The edge table: ``regulator`` and ``target`` (categorical, the categories every gene name in
+        order), ``score``, ``sign`` (+1 / -1 / 0, of the mean Jacobian), ``jacobian`` (the mean
+        :math:`\partial f_{target} / \partial x_{regulator}` in units of ``x`` per time unit; without a
+        model the regression coefficient), ``raw_score`` (the score before the per-target scaling of the
+        model-free route: the mean :math:`|A|` per standard deviation of the regulator; with a model the
+        score itself), ``group`` (categorical: :data:`ALL_CELLS`, then the group labels), sorted by group,
+        decreasing score and decreasing raw score; per group, the ``top_k`` candidate pairs (regulator !=
+        target) of the chosen genes with ``score >= min_score`` of each target (every pair by default of
+        :func:`infer_network`).
     scores
-        The overall scores ``(genes, genes)`` ``[regulator, target]``, 0 outside the chosen regulators and
-        targets and on the diagonal.
+        The overall scores ``(genes, genes)`` ``[regulator, target]`` of every candidate pair, whatever
+        ``top_k`` and ``min_score`` kept in the table (what a benchmark scores), 0 outside the chosen
+        regulators and targets and on the diagonal.
+    kept
+        Boolean ``(genes, genes)``: the pairs of the overall network (group :data:`ALL_CELLS`) in the table.
     readout
         Every group's scores, signs, mean Jacobians, score kinds and numbers of cells.
     network
@@ -79,6 +98,7 @@ class InferredNetwork:
 
     edges: pd.DataFrame
     scores: np.ndarray
+    kept: np.ndarray
     readout: NetworkReadout
     network: str
     ngm: bool
@@ -109,13 +129,53 @@ def _select(names: pd.Index, chosen: Sequence[str] | None, what: str) -> np.ndar
     if chosen is None:
         return np.ones(len(names), dtype=bool)
     chosen = [chosen] if isinstance(chosen, str) else [str(c) for c in chosen]
-    missing = [c for c in chosen if c not in names]
+    if not chosen:
+        raise ValueError(f"{what} is empty: pass None for every gene, or at least one gene name")
+    missing = list(dict.fromkeys(c for c in chosen if c not in names))
     if missing:
-        raise ValueError(f"{what} not among the genes of the network: {missing[:5]}")
+        raise ValueError(
+            f"{len(missing)} of the {len(set(chosen))} {what} are not among the genes of the network, e.g. "
+            f"{missing[:5]}: keep those of adata.var_names ([g for g in {what} if g in adata.var_names]); "
+            "check the species and the kind of gene names (symbols or Ensembl IDs)")
     return names.isin(chosen)
 
 
-def _read_drift(model: CellBridgeModel, x, t, groups, loadings, score, group_score) -> tuple[NetworkReadout, str, bool]:
+def _check_pruning(top_k, min_score) -> None:
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)):
+            raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+        if top_k < 1:
+            raise ValueError(f"top_k must be at least 1 (None keeps every edge), got {top_k}")
+    if min_score is not None:
+        if isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(min_score):
+            raise ValueError(f"min_score must be a finite number or None, got {min_score!r}")
+
+
+def _kept(score: np.ndarray, raw: np.ndarray, candidates: np.ndarray, top_k: int | None,
+          min_score: float | None) -> np.ndarray:
+    """The candidate pairs ``[regulator, target]`` with ``score >= min_score`` and among the ``top_k`` of their
+    target (by score, then raw score, then regulator order)."""
+    keep = candidates.copy()
+    if min_score is not None:
+        keep &= score >= min_score
+    if top_k is None:
+        return keep
+    crowded = np.flatnonzero(keep.sum(axis=0) > top_k)  # targets with more candidates than top_k
+    for start in range(0, len(crowded), 256):  # a few targets at a time: temporaries of n_genes x 256
+        cols = crowded[start:start + 256]
+        k = keep[:, cols]
+        s = np.where(k, score[:, cols], -np.inf)
+        r = np.where(k, raw[:, cols], -np.inf)
+        order = np.lexsort((-r, -s), axis=0)[:top_k]  # per target: by decreasing score, then raw score
+        top = np.zeros_like(k)
+        np.put_along_axis(top, order, True, axis=0)
+        keep[:, cols] = k & top
+    return keep
+
+
+def _read_drift(model: CellBridgeModel, x, t, groups, loadings, score, group_score, regulators=None,
+                targets=None) -> tuple[NetworkReadout, str, bool]:
     """The Jacobian readout of the model's drift network at the cells, its name and whether it is an NGM."""
     net = model.drift_network
     name = next(key for key, n in model.networks.items() if n is net)
@@ -126,9 +186,9 @@ def _read_drift(model: CellBridgeModel, x, t, groups, loadings, score, group_sco
             raise ValueError("score='group_norm' needs an NGM fitted in gene space (use_rep='X')")
     norm = model.normalization
     readout = read_network(
-        lambda tt, xx: net(tt, xx), norm.x_to(x).astype(np.float32), norm.t_to(t).astype(np.float32),
+        net, norm.x_to(x).astype(np.float32), norm.t_to(t).astype(np.float32),
         groups=groups, ngm=net if is_ngm else None, loadings=loadings, score=score, group_score=group_score,
-        jacobian_scale=1.0 / norm.t_span, batch_size=2048,
+        jacobian_scale=1.0 / norm.t_span, batch_size=2048, regulators=regulators, targets=targets,
     )
     return readout, name, is_ngm
 
@@ -160,6 +220,8 @@ def infer_network(
     group_score: str = "auto",
     n_cells: int | None = 5000,
     rng: RNGLike = 0,
+    top_k: int | None = None,
+    min_score: float | None = None,
 ) -> InferredNetwork:
     r"""Read a gene regulatory network from the drift of a fitted model, or from OT-matched velocities.
 
@@ -209,6 +271,10 @@ def infer_network(
         raise ValueError(f"names must name every {'gene of the loadings' if loadings is not None else 'column of x'}")
     reg_mask = _select(names, regulators, "regulators")
     tgt_mask = _select(names, targets, "targets")
+    _check_pruning(top_k, min_score)
+    # positions handed to the readouts (None: every gene, the readouts' own full computation)
+    reg_pos = None if reg_mask.all() else np.flatnonzero(reg_mask)
+    tgt_pos = None if tgt_mask.all() else np.flatnonzero(tgt_mask)
 
     # which cells, in which groups
     group = None if groups is None else np.asarray(groups, dtype=object)
@@ -226,24 +292,30 @@ def infer_network(
 
     if model is None:
         net_name, is_ngm = OT_VELOCITY, False
-        readout = velocity_network(x[idx], t[idx], n_sub=n_sub, groups=cell_groups, loadings=loadings)
+        readout = velocity_network(x[idx], t[idx], n_sub=n_sub, groups=cell_groups, loadings=loadings,
+                                   regulators=reg_pos, targets=tgt_pos)
     else:
-        readout, net_name, is_ngm = _read_drift(model, x[idx], t[idx], cell_groups, loadings, score, group_score)
+        readout, net_name, is_ngm = _read_drift(model, x[idx], t[idx], cell_groups, loadings, score, group_score,
+                                                regulators=reg_pos, targets=tgt_pos)
 
-    # the edge table: every candidate pair (regulator != target) of the chosen genes, per group
+    # the edge table: per group, the kept candidate pairs (regulator != target) of the chosen genes
     chosen = reg_mask[:, None] & tgt_mask[None, :]
     candidates = chosen & ~np.eye(len(names), dtype=bool)
     order = [ALL_CELLS] + [g for g in readout.scores if g != ALL_CELLS and g is not None]
-    frames = []
+    frames, kept = [], None
     for g in order:
-        table = _entries(names, candidates, score=readout.scores[g].astype(np.float64),
-                         sign=readout.signs[g].astype(np.int8),
-                         jacobian=readout.mean_jacobian[g].T.astype(np.float64))
+        score_g = readout.scores[g].astype(np.float64)
+        raw_g = np.asarray(readout.unscaled(g), dtype=np.float64)
+        keep = _kept(score_g, raw_g, candidates, top_k, min_score)
+        if g == ALL_CELLS:
+            kept = keep
+        table = _entries(names, keep, categorical=True, score=score_g, sign=readout.signs[g].astype(np.int8),
+                         jacobian=readout.mean_jacobian[g].T.astype(np.float64), raw_score=raw_g)
         table["group"] = str(g)
-        frames.append(_by_score(table, "score"))
+        frames.append(_by_score(table, "score", "raw_score"))
     edges = pd.concat(frames, ignore_index=True)
     edges["group"] = pd.Categorical(edges["group"], categories=[str(g) for g in order])
     scores = np.where(chosen, readout.scores[ALL_CELLS], 0.0)
     np.fill_diagonal(scores, 0.0)
-    return InferredNetwork(edges=edges, scores=scores, readout=readout, network=net_name, ngm=is_ngm,
+    return InferredNetwork(edges=edges, scores=scores, kept=kept, readout=readout, network=net_name, ngm=is_ngm,
                            n_cells=int(len(idx)), regulators=reg_mask, targets=tgt_mask)
