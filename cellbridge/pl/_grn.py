@@ -11,6 +11,10 @@ from anndata import AnnData
 from .. import _keys as keys
 from ..grn.edges import _pairs_to_matrix, as_edge_table
 
+#: the most edges :func:`grn_graph` draws by default
+MAX_DEFAULT_EDGES = 50
+#: the largest side of a new heatmap figure, in inches
+_MAX_FIGURE_SIDE = 16.0
 _ACTIVATION = "#c0392b"  # red: activation
 _REPRESSION = "#2c6fbb"  # blue: repression
 
@@ -93,7 +97,7 @@ def grn_heatmap(
     values = _signed(edges) if signed else edges["score"].to_numpy(dtype=np.float64)
     mat = _pairs_to_matrix(edges["regulator"], edges["target"], values, pd.Index(genes))
     if ax is None:
-        size = max(3.0, 0.35 * len(genes) + 1.5)
+        size = min(_MAX_FIGURE_SIDE, max(3.0, 0.35 * len(genes) + 1.5))
         _, ax = plt.subplots(figsize=(size + 1, size))
     vmax = float(np.abs(mat).max()) or 1.0
     img = ax.imshow(mat, cmap=cmap or ("RdBu_r" if signed else "viridis"),
@@ -135,10 +139,12 @@ def grn_graph(
     group
         Which network of the table.
     n_edges
-        Draw the top ``n_edges`` edges by score (default: as many as there are genes, or as many as the
-        true edges when ``truth`` is given).
+        Draw the top ``n_edges`` edges by score, ties by ``raw_score`` when the table has it (default: as
+        many as there are genes, at most :data:`MAX_DEFAULT_EDGES`, or as many as the true edges when
+        ``truth`` is given).
     genes
-        Nodes, in circle order (default: every gene of the table).
+        The genes whose edges may be drawn, in circle order (default: every gene of the table). Only the
+        genes of the drawn edges become nodes, so a genome-scale table gives a readable graph.
     truth
         Optional true edges: drawn edges that are true are solid, false ones dashed.
     ax, title
@@ -154,9 +160,14 @@ def grn_graph(
     edges, genes = _edges_and_genes(data, key, group, genes)
     true_set = None if truth is None else set(_true_pairs(truth))
     if n_edges is None:
-        n_edges = len(true_set) if true_set else len(genes)
+        n_edges = len(true_set) if true_set else min(len(genes), MAX_DEFAULT_EDGES)
     top = edges[edges["regulator"].astype(str).isin(genes) & edges["target"].astype(str).isin(genes)]
-    top = top[top["score"] > 0].sort_values("score", ascending=False).head(int(n_edges))
+    top = top[top["score"] > 0]
+    by = ["score", "raw_score"] if "raw_score" in top.columns else ["score"]
+    top = top.sort_values(by, ascending=False, kind="stable").head(int(n_edges))
+    # the nodes: the genes of the drawn edges, in the order of genes
+    shown = set(top["regulator"].astype(str)) | set(top["target"].astype(str))
+    genes = [g for g in genes if g in shown]
     angle = 2 * np.pi * np.arange(len(genes)) / max(len(genes), 1)
     xy = {g: (np.cos(a), np.sin(a)) for g, a in zip(genes, np.pi / 2 - angle)}
     if ax is None:
