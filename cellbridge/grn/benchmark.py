@@ -202,7 +202,7 @@ def _cellbridge_ot(adata, time_key: str, seed: int, **grn: Any) -> Found:
     from .. import tl
 
     adata = adata.copy()
-    edges = tl.grn(adata, time_key=time_key, key_added="cellbridge_ot", **grn)  # no model
+    edges = tl.grn(adata, time_key=time_key, key_added="cellbridge_ot", top_k=None, **grn)  # no model; every pair scored
     return {"cellbridge_ot": (_dense(adata.varp["cellbridge_ot"]), _sign_matrix(edges, list(adata.var_names)))}
 
 
@@ -213,7 +213,7 @@ def _cellbridge_ngm(adata, time_key: str, seed: int, **fit: Any) -> Found:
     model = tl.fit(adata, time_key, use_rep="X", rng=seed, progress=False, **{**NGM_FIT, **fit})
     out = {}
     for row, score in (("cellbridge", "auto"), ("cellbridge_norms", "group_norm")):
-        edges = tl.grn(adata, model, score=score, key_added=row)
+        edges = tl.grn(adata, model, score=score, key_added=row, top_k=None)  # every pair scored
         out[row] = (_dense(adata.varp[row]), _sign_matrix(edges, list(adata.var_names)))
     return out
 
