@@ -290,12 +290,13 @@ def infer_network(
         idx = np.sort(as_numpy_rng(rng).choice(len(x), int(n_cells), replace=False))
     cell_groups = None if group is None else group[idx]
 
+    cells = x if len(idx) == len(x) else x[idx]  # no copy without a subsample
     if model is None:
         net_name, is_ngm = OT_VELOCITY, False
-        readout = velocity_network(x[idx], t[idx], n_sub=n_sub, groups=cell_groups, loadings=loadings,
+        readout = velocity_network(cells, t[idx], n_sub=n_sub, groups=cell_groups, loadings=loadings,
                                    regulators=reg_pos, targets=tgt_pos)
     else:
-        readout, net_name, is_ngm = _read_drift(model, x[idx], t[idx], cell_groups, loadings, score, group_score,
+        readout, net_name, is_ngm = _read_drift(model, cells, t[idx], cell_groups, loadings, score, group_score,
                                                 regulators=reg_pos, targets=tgt_pos)
 
     # the edge table: per group, the kept candidate pairs (regulator != target) of the chosen genes

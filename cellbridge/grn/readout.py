@@ -358,7 +358,7 @@ def read_network(
 #: an NGM whose Jacobian has more entries than this (out_dim x dim) is read through its structure
 STRUCTURED_NGM_MIN_ENTRIES = 256 * 256
 #: Jacobian entries (states x targets x regulators) per batch of the structured readout
-_STRUCTURED_BATCH_ENTRIES = 2**23
+_STRUCTURED_BATCH_ENTRIES = 2**22
 
 
 def _positions(chosen, d: int) -> np.ndarray | None:

@@ -99,6 +99,7 @@ def velocity_coefficients_with_own_level(
     *,
     own_is_input: np.ndarray | None = None,
     alphas: Sequence[float] = _ALPHAS,
+    alpha_targets: int = 256,
     chunk: int = 256,
 ) -> np.ndarray:
     r"""Ridge regressions of each target's velocity on standardised regulators and on its own level.
@@ -108,7 +109,9 @@ def velocity_coefficients_with_own_level(
     targets share the regulators' Gram matrix, so the solutions come from one ``n_regulators`` square
     inverse per penalty and a rank-one correction per target (block inversion), and the leave-one-out
     errors from the exact hat matrix of each target's design; the penalty (one for all targets, as in
-    :func:`velocity_coefficients`) minimises their mean, as :class:`sklearn.linear_model.RidgeCV` does.
+    :func:`velocity_coefficients`) minimises their mean, as :class:`sklearn.linear_model.RidgeCV` does,
+    over at most ``alpha_targets`` evenly spaced targets (every target when there are fewer): one number
+    needs no more, and it keeps the cost of the search independent of the number of targets.
 
     Parameters
     ----------
@@ -122,6 +125,8 @@ def velocity_coefficients_with_own_level(
         Boolean ``(n_targets,)``: the target is among the regulators (its level is already an input).
     alphas
         Ridge penalties to choose from.
+    alpha_targets
+        At most this many targets score each penalty.
     chunk
         Targets per block of the leave-one-out errors (temporaries of ``n x chunk``).
 
@@ -132,37 +137,57 @@ def velocity_coefficients_with_own_level(
         regulator :math:`j` (0 for a constant regulator); the own-level coefficients are not returned.
     """
     z, sd = _standardised(np.asarray(x, dtype=np.float64))
-    zs, _ = _standardised(np.asarray(own, dtype=np.float64))
-    v = np.asarray(v, dtype=np.float64)
+    own = np.asarray(own)
+    v = np.asarray(v)
     n, n_reg = z.shape
     n_tgt = v.shape[1]
-    if zs.shape != v.shape or len(z) != len(v):
-        raise ValueError(f"own levels {zs.shape} and velocities {v.shape} must be cells x targets, for {n} cells")
+    if own.shape != v.shape or len(z) != len(v):
+        raise ValueError(f"own levels {own.shape} and velocities {v.shape} must be cells x targets, for {n} cells")
     inside = np.zeros(n_tgt, dtype=bool) if own_is_input is None else np.asarray(own_is_input, dtype=bool)
-    zs[:, inside] = 0.0  # a target that is a regulator: no second copy of its level
-    vc = v - v.mean(axis=0)
+    blocks = [slice(k, k + chunk) for k in range(0, n_tgt, chunk)]
+
+    def block(sl) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised own levels (0 for a target that is a regulator: no second copy of its level) and
+        centred velocities of a block of targets: never all targets at once (each is cells x targets)."""
+        zs, _ = _standardised(np.asarray(own[:, sl], dtype=np.float64))
+        zs[:, inside[sl]] = 0.0
+        vb = np.asarray(v[:, sl], dtype=np.float64)
+        return zs, vb - vb.mean(axis=0)
+
     gram = z.T @ z
-    c = z.T @ zs  # (R, T)
-    g = z.T @ vc  # (R, T)
-    dz = np.einsum("nt,nt->t", zs, zs)
-    hv = np.einsum("nt,nt->t", zs, vc)
+    c, g = np.empty((n_reg, n_tgt)), np.empty((n_reg, n_tgt))
+    dz, hv = np.empty(n_tgt), np.empty(n_tgt)
+    for sl in blocks:
+        zs, vc = block(sl)
+        c[:, sl], g[:, sl] = z.T @ zs, z.T @ vc
+        dz[sl], hv[sl] = np.einsum("nt,nt->t", zs, zs), np.einsum("nt,nt->t", zs, vc)
+
+    def solve(alpha: float, cols) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Coefficients (R, T'), own-level coefficients, the inverse and its product with c, for targets ``cols``."""
+        inv = np.linalg.inv(gram + alpha * np.eye(n_reg))
+        inv_c, inv_g = inv @ c[:, cols], inv @ g[:, cols]
+        schur = dz[cols] + alpha - np.einsum("rt,rt->t", c[:, cols], inv_c)
+        c_own = np.where(inside[cols], 0.0, (hv[cols] - np.einsum("rt,rt->t", c[:, cols], inv_g)) / schur)
+        return inv_g - inv_c * c_own, c_own, inv, (inv_c, schur)
+
+    # the penalty: the mean leave-one-out error over at most alpha_targets evenly spaced targets
+    chosen = np.unique(np.linspace(0, n_tgt - 1, min(n_tgt, int(alpha_targets))).round().astype(np.int64))
+    scored = [chosen[k:k + chunk] for k in range(0, len(chosen), chunk)]
+    cache = [block(cols) for cols in scored] if len(chosen) <= chunk else None
     best = None
     for alpha in np.asarray(alphas, dtype=np.float64):
-        inv = np.linalg.inv(gram + alpha * np.eye(n_reg))
-        inv_c, inv_g = inv @ c, inv @ g
-        schur = dz + alpha - np.einsum("rt,rt->t", c, inv_c)
-        c_own = np.where(inside, 0.0, (hv - np.einsum("rt,rt->t", c, inv_g)) / schur)
-        coef = inv_g - inv_c * c_own  # (R, T)
-        hat_z = np.einsum("nr,rk,nk->n", z, inv, z) + 1.0 / n  # the unpenalised intercept adds 1/n
         err = 0.0
-        for start in range(0, n_tgt, chunk):
-            sl = slice(start, start + chunk)
-            resid = vc[:, sl] - z @ coef[:, sl] - zs[:, sl] * c_own[sl]
-            u = zs[:, sl] - z @ inv_c[:, sl]
-            hat = hat_z[:, None] + np.where(inside[sl], 0.0, u * u / schur[sl])
+        for b, cols in enumerate(scored):
+            coef, c_own, inv, (inv_c, schur) = solve(alpha, cols)
+            hat_z = ((z @ inv) * z).sum(axis=1) + 1.0 / n  # the unpenalised intercept adds 1/n
+            zs, vc = cache[b] if cache is not None else block(cols)
+            resid = vc - z @ coef - zs * c_own
+            u = zs - z @ inv_c
+            hat = hat_z[:, None] + np.where(inside[cols], 0.0, u * u / schur)
             err += float(np.sum((resid / (1.0 - hat)) ** 2))
         if best is None or err < best[0]:
-            best = (err, coef)
+            best = (err, alpha)
+    best = (best[0], solve(best[1], slice(None))[0])
     return np.where(sd > 0, best[1].T, 0.0)
 
 
@@ -293,12 +318,12 @@ def velocity_network(
         v = ot_velocities(x, refine_time_points(t, progress, n) if n > 1 else t)
         for g, mask in members.items():
             if loadings is None:
-                xg = x[mask] if reg is None else x[np.ix_(mask, cols)]
-                vg = v[mask] if tgt is None else v[np.ix_(mask, rows)]
+                xg = _cells(x, mask, reg)
+                vg = _cells(v, mask, tgt)
                 if reg is None:  # every gene is an input, each target's own level among them
                     a_std = velocity_coefficients(xg, vg)
                 else:
-                    a_std = velocity_coefficients_with_own_level(xg, x[np.ix_(mask, rows)], vg,
+                    a_std = velocity_coefficients_with_own_level(xg, _cells(x, mask, tgt), vg,
                                                                  own_is_input=np.isin(rows, cols))
                 sd_g = xg.std(axis=0)  # per sd of the group's cells
                 a = a_std * np.divide(1.0, sd_g, out=np.zeros_like(sd_g), where=sd_g > 0)  # units of x
@@ -327,6 +352,13 @@ def velocity_network(
         kinds[g], counts[g] = SCORE_KIND, int(members[g].sum())
     return NetworkReadout(scores=scores, signs=signs, mean_jacobian=means, score_kind=kinds, n_cells=counts,
                           raw_scores=raw_scores)
+
+
+def _cells(a: np.ndarray, mask: np.ndarray, columns: np.ndarray | None) -> np.ndarray:
+    """The rows of ``mask`` and the chosen columns of ``a``, without a copy when that is all of it."""
+    if mask.all():
+        return a if columns is None else a[:, columns]
+    return a[mask] if columns is None else a[np.ix_(mask, columns)]
 
 
 def _embed(block: np.ndarray, rows: np.ndarray, cols: np.ndarray, n: int, self_loops) -> np.ndarray:
