@@ -71,7 +71,9 @@ def leave_one_out(
         Any of ``"w1"`` (exact OT, Euclidean cost), ``"w2"``, ``"mmd"`` (Gaussian kernel, median-heuristic
         bandwidth) and ``"energy"``; see :mod:`cellbridge.metrics`.
     baselines
-        Any of ``"previous"``, ``"next"``, ``"random_pairs"``, ``"ot_interpolation"``.
+        Any of ``"previous"``, ``"next"``, ``"random_pairs"``, ``"ot_interpolation"`` (the default set) and
+        ``"entropic_ot_interpolation"``, ``"unbalanced_ot_interpolation"`` (Sinkhorn on every held-out pair,
+        asked for by name; :data:`cellbridge.evaluation.baselines.ALL_BASELINES`).
     n_seeds
         Fits per held-out time point, with different seeds.
     stochastic
