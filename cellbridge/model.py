@@ -446,6 +446,7 @@ class CellBridgeModel:
         direction: str = "forward",
         rng: RNGLike = 0,
         return_log_weights: bool = False,
+        num_threads: int | None = None,
     ):
         """Push cells ``x0`` ``(n, d)`` from ``t_eval[0]`` through the times ``t_eval`` (user units).
 
@@ -472,6 +473,11 @@ class CellBridgeModel:
             Also return each particle's log-weight, integrated along its path, ``d log w = g(t, x) dt``
             with the growth network ``g`` (a model fitted with ``growth=True``; zero at ``t_eval[0]``;
             backwards the mass gained forwards is removed). Without growth the log-weights are zero.
+        num_threads
+            Torch CPU threads while integrating, restored afterwards. None (default) chooses as
+            :meth:`fit` does: 1 thread while a step's work (forward passes of the networks over all
+            particles) is below ``cellbridge._utils.THREADED_WORK``, else the idle cores; threads that wait
+            for each other collapse when another process holds a core.
 
         Returns
         -------
@@ -547,8 +553,13 @@ class CellBridgeModel:
             travel = drift
             drift = lambda t, x: -travel(t, x)  # noqa: E731
         rate = self.networks["growth"] if self.has_growth and return_log_weights else None
-        path = integrate(drift, x, n.t_to(t_eval), dt=dt, sigma=sigma,
-                         method="euler" if stochastic else method, generator=gen, rate=rate)
+        if num_threads is None and dev.type == "cpu":
+            # multiply-adds of one forward pass of every network over every particle, times 2 FLOPs
+            params = sum(p.numel() for net in self.networks.values() for p in net.parameters())
+            num_threads = auto_num_threads(2.0 * params * len(x0))
+        with cpu_threads(num_threads):
+            path = integrate(drift, x, n.t_to(t_eval), dt=dt, sigma=sigma,
+                             method="euler" if stochastic else method, generator=gen, rate=rate)
         log_w = None
         if rate is not None:
             path, log_w = path

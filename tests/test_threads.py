@@ -41,3 +41,16 @@ def test_the_rule_uses_threads_only_for_large_steps(two_torch_threads):
     assert SF2M.work_per_step(SF2MConfig(sigma=1.0, batch_size=512), 10, 4) == pytest.approx(2 * SF2M.work_per_step(cfg, 10, 4))
     assert SF2M.work_per_step(cfg, 10, 8) == pytest.approx(2 * SF2M.work_per_step(cfg, 10, 4))
     assert np.isfinite(big)
+
+
+def test_simulate_restores_the_thread_count_and_gives_the_same_paths_on_any_count(two_torch_threads):
+    adata = cb.datasets.bifurcation(rng=0)
+    model = cb.tl.fit(adata, "day", n_steps=5, progress=False, device="cpu")
+    x0 = adata.obsm["X_pca"][:50]
+    t = model.time_points
+    chosen = model.simulate(x0, t, rng=3)  # the default policy: 1 thread for a small simulation
+    assert torch.get_num_threads() == 2
+    np.testing.assert_allclose(model.simulate(x0, t, rng=3, num_threads=2), chosen, rtol=1e-5, atol=1e-5)
+    assert torch.get_num_threads() == 2
+    with pytest.raises(ValueError, match="num_threads"):
+        model.simulate(x0, t, num_threads=0)
