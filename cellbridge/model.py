@@ -44,9 +44,27 @@ DEFAULT_STEPS_PER_INTERVAL = 100
 _FORMAT_VERSION = 2
 
 
+#: cells per block of the float64 passes over the representation (mean, spread, normalisation): a block's
+#: temporaries stay a few MB however many cells there are
+CHUNK_CELLS = 65536
+
+
+def _blocks(n: int):
+    return (slice(k, min(k + CHUNK_CELLS, n)) for k in range(0, n, CHUNK_CELLS))
+
+
+def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of each column, in float64, by blocks of :data:`CHUNK_CELLS` cells (two passes:
+    the mean first, then the squared deviations from it, as :func:`numpy.var`), without a float64 copy."""
+    n = len(x)
+    mean = sum(np.asarray(x[b], dtype=np.float64).sum(axis=0) for b in _blocks(n)) / n
+    var = sum(np.square(np.asarray(x[b], dtype=np.float64) - mean).sum(axis=0) for b in _blocks(n)) / n
+    return mean, var
+
+
 def rms_spread(x: np.ndarray) -> float:
     """Root mean square over dimensions of the per-dimension standard deviation of the cells."""
-    return float(np.sqrt(np.mean(np.var(np.asarray(x, dtype=np.float64), axis=0))))
+    return float(np.sqrt(np.mean(column_moments(x)[1])))
 
 
 def default_sigma(x: np.ndarray, t: np.ndarray) -> float:
@@ -97,10 +115,18 @@ class Normalization:
     def fit(cls, x: np.ndarray, t: np.ndarray) -> "Normalization":
         """Centre and scale of cells ``x`` (float64: the centre keeps a large common offset exactly)."""
         tp = np.unique(t)
-        scale = rms_spread(x)
+        mean, var = column_moments(x)
+        scale = float(np.sqrt(np.mean(var)))  # rms_spread
         if not scale > 0:
             raise ValueError("all cells are identical: the representation has zero spread")
-        return cls(np.asarray(x, dtype=np.float64).mean(0), scale, float(tp[0]), float(tp[-1] - tp[0]))
+        return cls(mean, scale, float(tp[0]), float(tp[-1] - tp[0]))
+
+    def x_to_float32(self, x: np.ndarray) -> np.ndarray:
+        """``x_to`` of every cell as a new float32 array, computed in float64 by blocks (no float64 copy)."""
+        out = np.empty(x.shape, dtype=np.float32)
+        for b in _blocks(len(x)):
+            out[b] = self.x_to(np.asarray(x[b], dtype=np.float64))
+        return out
 
 
 class CellBridgeModel:
@@ -295,12 +321,17 @@ class CellBridgeModel:
         if not isinstance(method, str):
             raise TypeError(f"method must be a method name (a string), not {type(method).__name__}")
         method_cls = get_method(method)
-        # float64 until centred: a large common offset must not swallow the variation in a float32 cast
-        x = np.asarray(x, dtype=np.float64)
+        # float64 until centred, by blocks (Normalization): a large common offset must not swallow the
+        # variation in a float32 cast, and a million cells need no float64 copy of the representation
+        x = np.asarray(x)
+        if x.dtype not in (np.float32, np.float64):
+            x = np.asarray(x, dtype=np.float64)
         t = np.asarray(t, dtype=np.float64)
         if x.ndim != 2 or t.shape != (len(x),):
             raise ValueError(f"x must be (n_cells, n_dims) with one time per cell, got x {x.shape} and t {t.shape}")
-        suggested = default_sigma(x, t)
+        norm = Normalization.fit(x, t)
+        # default_sigma(x, t), from the spread just computed
+        suggested = DEFAULT_SIGMA_FRACTION * norm.scale / float(np.sqrt(np.median(np.diff(np.unique(t)))))
         if sigma is None:
             sigma = suggested
         else:
@@ -313,7 +344,6 @@ class CellBridgeModel:
                 logger.warning(f"sigma={sigma:.4g} is {sigma / suggested:.3g}x the default {suggested:.4g} "
                                "(0.25 x spread / sqrt(median interval)): is it in representation units per square "
                                "root of the time unit?")
-        norm = Normalization.fit(x, t)
         config_cls = method_cls.config_class
         options = {k: train_kwargs.pop(k) for k in method_cls.fit_options if k in train_kwargs}
         unknown = set(train_kwargs) - set(config_cls.__dataclass_fields__) - {"sigma"}
@@ -326,7 +356,7 @@ class CellBridgeModel:
             logger.info(f"batch_size={cfg.batch_size} exceeds the largest time point ({largest} cells): using "
                         f"batch_size={largest}")
             cfg.batch_size = largest
-        x_train = norm.x_to(x).astype(np.float32)
+        x_train = norm.x_to_float32(x)
         terms, term_record = _growth_terms(growth, population_size, growth_prior, growth_tau, growth_weight, t, norm)
         checkpoint = None
         if checkpoint_dir is not None:

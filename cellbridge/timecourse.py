@@ -92,15 +92,16 @@ def _count_rows(matrix: np.ndarray | sp.spmatrix, bad: np.ndarray) -> int:
     return int(bad.any(axis=1).sum())
 
 
-def _dense_copy(matrix: np.ndarray | sp.spmatrix, keep_float64: bool) -> np.ndarray:
-    """A fresh C-contiguous dense copy of a checked matrix: float32, or float64 if it is and that is asked."""
+def _dense_copy(matrix: np.ndarray | sp.spmatrix, keep_float64: bool, copy: bool = True) -> np.ndarray:
+    """A C-contiguous dense array of a checked matrix: float32, or float64 if it is and that is asked; a
+    fresh copy, or with ``copy=False`` the matrix itself when it is already dense in that form."""
     dtype = np.float64 if keep_float64 and matrix.dtype == np.float64 else np.float32
     if sp.issparse(matrix):
         return np.ascontiguousarray(matrix.astype(dtype).toarray())
-    return np.array(matrix, dtype=dtype, order="C", copy=True)
+    return np.array(matrix, dtype=dtype, order="C", copy=True if copy else None)
 
 
-def get_rep(adata: AnnData, use_rep: str, *, keep_float64: bool = False) -> np.ndarray:
+def get_rep(adata: AnnData, use_rep: str, *, keep_float64: bool = False, copy: bool = True) -> np.ndarray:
     """The cell representation a model is fitted in, as a dense float32 array.
 
     Parameters
@@ -113,12 +114,16 @@ def get_rep(adata: AnnData, use_rep: str, *, keep_float64: bool = False) -> np.n
     keep_float64 : bool
         Return float64 values as float64 (for a model's centring: a large common offset would swallow the
         variation in a float32 cast); float32 otherwise.
+    copy : bool
+        False: return ``adata``'s own array when it already is dense, C-contiguous and of the returned
+        dtype (for a reader that never modifies it, such as a fit of a million cells); a converted copy
+        otherwise.
 
     Returns
     -------
     numpy.ndarray
-        A new float32 (or, with ``keep_float64``, float64) C-contiguous array of shape ``(n_obs, n_dims)``;
-        it shares no memory with ``adata``.
+        A float32 (or, with ``keep_float64``, float64) C-contiguous array of shape ``(n_obs, n_dims)``; with
+        ``copy=True`` (default) a new one that shares no memory with ``adata``.
 
     Raises
     ------
@@ -146,7 +151,7 @@ def get_rep(adata: AnnData, use_rep: str, *, keep_float64: bool = False) -> np.n
                 f"{hint}, or pass use_rep='X' to use adata.X"
             )
         value, what = adata.obsm[use_rep], f"adata.obsm[{use_rep!r}]"
-    return _dense_copy(check_matrix(value, what), keep_float64)
+    return _dense_copy(check_matrix(value, what), keep_float64, copy)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -192,6 +197,7 @@ def time_course(
     min_cells: int = 2,
     min_time_points: int = 2,
     keep_float64: bool = False,
+    copy: bool = True,
 ) -> TimeCourse:
     """Read and validate a time course from an AnnData.
 
@@ -210,6 +216,8 @@ def time_course(
         Fewest distinct time points allowed.
     keep_float64 : bool
         Keep a float64 representation in float64 (see :func:`get_rep`).
+    copy : bool
+        False: ``x`` may be ``adata``'s own array (see :func:`get_rep`); the caller must not modify it.
 
     Returns
     -------
@@ -251,7 +259,7 @@ def time_course(
             f"too few cells per time point in adata.obs[{time_key!r}]: {described}{more}; at least "
             f"min_cells={min_cells} are needed at every time point"
         )
-    x = get_rep(adata, use_rep, keep_float64=keep_float64)
+    x = get_rep(adata, use_rep, keep_float64=keep_float64, copy=copy)
     return TimeCourse(
         x=x,
         t=t,

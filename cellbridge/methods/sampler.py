@@ -48,7 +48,10 @@ class IntervalSampler:
             raise ValueError("a time course needs at least two time points")
         order = np.argsort(inverse, kind="stable")
         self.device = torch.device(device)
-        self.x = x_t[torch.as_tensor(order)].contiguous().to(self.device)
+        # the cells stay in the caller's order (no sorted copy: on the CPU, no copy at all); draws are made
+        # in time-sorted positions and mapped to rows through the permutation
+        self.x = x_t.contiguous().to(self.device)
+        self._rows = None if np.array_equal(order, np.arange(len(order))) else torch.as_tensor(order, device=self.device)
         self.counts = torch.as_tensor(counts, dtype=torch.float64, device=self.device)
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
         self.offsets = torch.as_tensor(offsets, dtype=torch.long, device=self.device)
@@ -86,7 +89,7 @@ class IntervalSampler:
         u = torch.rand((len(counts), batch_size), generator=generator, device=self.device, dtype=torch.float64)
         idx = offsets[:, None] + (u * counts[:, None]).long()
         self._last_idx = idx
-        return self.x[idx]
+        return self.x[idx if self._rows is None else self._rows[idx]]
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw ``batch_size`` cells, with replacement, from each side of every interval.

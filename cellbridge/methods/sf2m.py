@@ -218,7 +218,8 @@ class SF2MTrainer(Trainer):
         # accept tensors on any device as well as arrays: the split and sampler work from host copies
         x, t = host_arrays(x, t)
         val_mask = split_validation(t, config.val_fraction, np_rng)
-        self.sampler = IntervalSampler(x[~val_mask], t[~val_mask], self.device)
+        train_cells = (x, t) if not val_mask.any() else (x[~val_mask], t[~val_mask])  # no copy without a split
+        self.sampler = IntervalSampler(*train_cells, self.device)
         self.val_sampler = None
         if val_mask.any():
             if len(np.unique(t[val_mask])) < 2:

@@ -134,7 +134,8 @@ def fit(
             raise TypeError(f"{name} must be a string, not {type(value).__name__} {value!r}")
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, not {progress!r}")
-    tc = time_course(adata, time_key, use_rep, keep_float64=True)  # the model centres in float64
+    # the model centres in float64 by blocks and never writes to x: adata's own array, without a copy
+    tc = time_course(adata, time_key, use_rep, keep_float64=True, copy=False)
     given = {"n_steps": n_steps, "batch_size": batch_size, "lr": lr, "ot_method": ot_method,
              "hidden_dims": None if hidden_dims is None else tuple(hidden_dims)}
     growth_kwargs = {}
