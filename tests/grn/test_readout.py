@@ -85,8 +85,9 @@ def test_ngm_fit_recovers_a_sparse_linear_system_with_signs():
     genes = [f"g{i}" for i in range(x.shape[1])]
     adata = ad.AnnData(x, var=pd.DataFrame(index=genes))
     adata.obs["time"] = t
+    # bridges alone (velocity matching, on by default for an NGM, is tested in tests/methods/test_velocity_term.py)
     model = cb.tl.fit(adata, "time", use_rep="X", drift="ngm", ngm_lambda=1e-2, n_steps=600, batch_size=128,
-                      ot_method="exact", progress=False, rng=0)
+                      ot_method="exact", velocity_matching=0, progress=False, rng=0)
     edges = cb.tl.grn(adata, model)  # scores: mean |Jacobian| of the NGM; signs: the mean Jacobian
     signs = (edges.pivot(index="regulator", columns="target", values="sign")
              .reindex(index=genes, columns=genes).fillna(0).to_numpy())
