@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ._logging import logger
-from ._utils import RNGLike, auto_num_threads, cpu_threads, resolve_device, torch_generator
+from ._utils import RNGLike, as_numpy_rng, auto_num_threads, cpu_threads, resolve_device, torch_generator
 from .methods import FitContext, Method, get_method, get_term
 from .methods.growth import DEFAULT_TAU
 from .methods.checkpoint import Checkpointer, fingerprint
@@ -40,6 +40,9 @@ DEFAULT_CHECKPOINT_EVERY = 200
 EXTRAPOLATION_MARGIN = 0.1
 #: Euler steps per (median) interval when simulating
 DEFAULT_STEPS_PER_INTERVAL = 100
+#: particles integrated at once by :meth:`CellBridgeModel.simulate` (a batch's states and network activations
+#: stay tens of MB in 50-D); more are integrated batch after batch
+DEFAULT_SIMULATION_BATCH = 65536
 #: version of the saved format: 2 adds the SHA-256 of weights.pt to config.json (1 still loads, unverified)
 _FORMAT_VERSION = 2
 
@@ -490,6 +493,7 @@ class CellBridgeModel:
         rng: RNGLike = 0,
         return_log_weights: bool = False,
         num_threads: int | None = None,
+        batch_size: int | None = None,
     ):
         """Push cells ``x0`` ``(n, d)`` from ``t_eval[0]`` through the times ``t_eval`` (user units).
 
@@ -521,6 +525,12 @@ class CellBridgeModel:
             :meth:`fit` does: 1 thread while a step's work (forward passes of the networks over all
             particles) is below ``cellbridge._utils.THREADED_WORK``, else the idle cores; threads that wait
             for each other collapse when another process holds a core.
+        batch_size
+            Particles integrated at once (None: ``DEFAULT_SIMULATION_BATCH``, 65,536), so that any number of
+            cells fits on the device; the batches run one after the other, each with a torch generator seeded
+            by the next draw from ``rng`` (as a NumPy generator). So a batched call equals the concatenation
+            of calls on the consecutive batches that share one NumPy generator, and a call with at most
+            ``batch_size`` cells is unchanged by it.
 
         Returns
         -------
@@ -585,11 +595,14 @@ class CellBridgeModel:
             logger.warning(f"simulating at t={', '.join(f'{v:g}' for v in outside)}, beyond the fitted time range "
                            f"[{tp[0]:g}, {tp[-1]:g}] by more than 10% of its span: the model extrapolates there, "
                            "where no snapshot constrained it")
+        if batch_size is None:
+            batch_size = DEFAULT_SIMULATION_BATCH
+        if isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
         n = self.normalization
         dt = float(np.median(np.diff(n.t_to(self.time_points)))) / steps_per_interval
         dev = self.device
-        x = torch.as_tensor(n.x_to(x0), dtype=torch.float32, device=dev)
-        gen = torch_generator(rng, dev)
+        np_rng = as_numpy_rng(rng)
         sigma = n.sigma_to(self.sigma) if stochastic else 0.0
         drift = self._normalized_drift(stochastic, direction)
         if direction == "backward":  # integrate() steps x + h drift with h < 0: hand it the drift in dt
@@ -599,17 +612,23 @@ class CellBridgeModel:
         if num_threads is None and dev.type == "cpu":
             # multiply-adds of one forward pass of every network over every particle, times 2 FLOPs
             params = sum(p.numel() for net in self.networks.values() for p in net.parameters())
-            num_threads = auto_num_threads(2.0 * params * len(x0))
+            num_threads = auto_num_threads(2.0 * params * min(len(x0), int(batch_size)))
+        paths, log_ws = [], []
         with cpu_threads(num_threads):
-            path = integrate(drift, x, n.t_to(t_eval), dt=dt, sigma=sigma,
-                             method="euler" if stochastic else method, generator=gen, rate=rate)
+            for start in range(0, len(x0), int(batch_size)):
+                x = torch.as_tensor(n.x_to(x0[start:start + int(batch_size)]), dtype=torch.float32, device=dev)
+                path = integrate(drift, x, n.t_to(t_eval), dt=dt, sigma=sigma, method="euler" if stochastic else method,
+                                 generator=torch_generator(np_rng, dev), rate=rate)
+                if rate is not None:
+                    path, log_w = path
+                    log_ws.append(log_w.cpu().numpy().astype(np.float64))
+                paths.append(n.x_from(path.cpu().numpy()))
+        states = paths[0] if len(paths) == 1 else np.concatenate(paths, axis=1)
         log_w = None
         if rate is not None:
-            path, log_w = path
-            log_w = log_w.cpu().numpy().astype(np.float64)
+            log_w = log_ws[0] if len(log_ws) == 1 else np.concatenate(log_ws, axis=1)
         elif return_log_weights:
             log_w = np.zeros((len(t_eval), len(x0)))
-        states = n.x_from(path.cpu().numpy())
         broken = ~np.isfinite(states).reshape(len(t_eval), -1).all(axis=1)  # one check per output time
         if broken.any():
             k = int(np.argmax(broken))

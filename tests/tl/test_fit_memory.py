@@ -63,3 +63,18 @@ def test_fit_leaves_the_representation_untouched_and_reads_a_backed_anndata(tmp_
     from_disk = cb.tl.fit(backed, "day", use_rep="X_pca", n_steps=30, progress=False, rng=0)
     x0 = before[:20]
     np.testing.assert_array_equal(from_disk.simulate(x0, [0, 2], rng=1), in_memory.simulate(x0, [0, 2], rng=1))
+
+
+def test_simulate_in_batches_equals_consecutive_calls_sharing_one_generator():
+    adata = _course()
+    model = cb.tl.fit(adata, "day", use_rep="X_pca", n_steps=10, progress=False, rng=0)
+    x0 = adata.obsm["X_pca"][:30]
+    t = model.time_points
+    batched = model.simulate(x0, t, rng=5, batch_size=8)  # batches of 8, 8, 8 and 6 cells
+    shared = np.random.default_rng(5)
+    parts = [model.simulate(x0[k:k + 8], t, rng=shared) for k in range(0, 30, 8)]
+    np.testing.assert_array_equal(batched, np.concatenate(parts, axis=1))
+    # at most one batch of cells: unchanged by the batching
+    np.testing.assert_array_equal(model.simulate(x0, t, rng=5, batch_size=30), model.simulate(x0, t, rng=5))
+    with pytest.raises(ValueError, match="batch_size"):
+        model.simulate(x0, t, batch_size=0)
