@@ -42,6 +42,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, sys.argv[3])
 import anndata as ad
 import cellbridge as cb
+from peak_rss import reset, status_kib
 cb.settings.verbosity = 1
 h5ad, steps = sys.argv[1], int(sys.argv[2])
 backed = len(sys.argv) > 4 and sys.argv[4] == "backed"
@@ -52,13 +53,6 @@ warm = ad.AnnData(obs={"day": np.repeat([0.0, 1.0], 100)})
 warm.obsm["X_pca"] = np.random.default_rng(0).normal(size=(200, 50)).astype(np.float32)
 cb.tl.fit(warm, "day", use_rep="X_pca", n_steps=3, progress=False, device="cpu", rng=0).simulate(
     warm.obsm["X_pca"][:10], [0.0, 1.0], rng=0)
-def status_kib(field):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-def reset():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return status_kib("VmRSS")
 out = {"cells": adata.n_obs, "code": cb.__file__, "rep_mib": adata.obsm["X_pca"].nbytes / 2**20, "backed": backed}
 before = reset()
 start = time.perf_counter()
@@ -99,7 +93,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     rows = []
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])}  # peak_rss
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.cells:
             h5ad = Path(tmp) / f"cells{n}.h5ad"

@@ -57,19 +57,13 @@ torch.set_num_threads(1)
 sys.path.insert(0, sys.argv[4])
 import anndata as ad
 import cellbridge as cb
+from peak_rss import reset, status_kib
 from scipy import sparse
 cb.settings.verbosity = 1
 route, h5ad, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 adata = ad.read_h5ad(h5ad)
 tfs = list(adata.uns["tfs"])
 truth = {(r, t) for r, t in zip(adata.uns["truth_regulator"], adata.uns["truth_target"])}
-def status_kib(field):
-    with open("/proc/self/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
-def reset():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    return status_kib("VmRSS")
 out = {"route": route, "cellbridge": cb.__file__, "data_mib": adata.X.nbytes / 2**20}
 before = reset()
 start = time.perf_counter()
@@ -131,7 +125,8 @@ def make_data(n_genes: int, n_cells: int, n_tfs: int, seed: int = 0):
 
 
 def run_child(route: str, h5ad: Path, steps: int) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])}  # peak_rss
     proc = subprocess.run([sys.executable, "-c", CHILD, route, str(h5ad), str(steps), str(ROOT)],
                           capture_output=True, text=True, env=env)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
