@@ -15,12 +15,15 @@ import torch
 from cellbridge.model import CellBridgeModel
 
 # the fits: [SF]2M with PCHIP chains, plan reuse and validation (every piece of trainer state), and DSBM
-# with three IMF iterations (a checkpoint inside the second iteration: couplings and iteration records)
+# with three IMF iterations (a checkpoint inside the second iteration: couplings and iteration records), and
+# [SF]2M with growth
 CASES = {
     "sf2m": dict(method="sf2m", n_steps=700, batch_size=64, hidden_dims=[32, 32], ot_reuse=3, val_fraction=0.2,
                  val_every=50, checkpoint_every=50),
     "dsbm": dict(method="dsbm", n_iterations=3, n_steps=250, batch_size=64, hidden_dims=[32, 32], n_sim=256,
                  sim_steps=10, checkpoint_every=300),
+    # growth: the rate network and its optimiser state, and the source-relaxed couplings
+    "growth": dict(method="sf2m", growth=True, n_steps=500, batch_size=64, hidden_dims=[32, 32], checkpoint_every=50),
 }
 
 SCRIPT = """
@@ -76,6 +79,9 @@ def test_killed_and_resumed_fit_equals_an_uninterrupted_one(case, tmp_path, cb_m
     np.testing.assert_array_equal(resumed.history["loss"], uninterrupted.history["loss"])
     if case == "sf2m":
         np.testing.assert_array_equal(resumed.history["val_loss"], uninterrupted.history["val_loss"])
+    elif case == "growth":
+        assert resumed.has_growth
+        np.testing.assert_array_equal(resumed.history["growth_loss"], uninterrupted.history["growth_loss"])
     else:
         np.testing.assert_array_equal(resumed.history["iteration_pair_cost"], uninterrupted.history["iteration_pair_cost"])
 
