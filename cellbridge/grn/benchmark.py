@@ -31,7 +31,9 @@ Methods (:data:`METHODS`):
   at each, coefficients scaled by each target's largest and averaged
   (:mod:`cellbridge.grn.velocity_regression`). Deterministic;
 - ``cellbridge``: :func:`cellbridge.tl.fit` with ``use_rep="X"`` and an NGM drift (:data:`NGM_FIT`: [SF]2M
-  with a neural graphical model flow, one MLP per target gene, group lasso on the first-layer columns), then
+  with a neural graphical model flow, one MLP per target gene, group lasso on the first-layer columns, and
+  the default velocity matching of an NGM fit, :mod:`cellbridge.methods.velocity`: the flow at the observed
+  cells pulled towards their OT velocities between refined sub-snapshots, weight 1), then
   :func:`cellbridge.tl.grn`, read twice: rows ``cellbridge`` (the mean absolute Jacobian over the observed
   cells, the default) and ``cellbridge_norms`` (the NGM group norms); signs: the Jacobian averaged over the
   observed cells. About half a minute per fit on a CPU core, so not among :data:`DEFAULT_METHODS`.
@@ -232,7 +234,7 @@ METHODS: dict[str, BenchmarkMethod] = {
             "cellbridge_ot": "**cellbridge** `tl.grn` without a model (default: OT velocities on 3-6 sub-snapshots, "
                              "per-target scale)"}),
         BenchmarkMethod("cellbridge", _cellbridge_ngm, False, {
-            "cellbridge": "**cellbridge** [SF]2M + NGM drift, mean abs. Jacobian (default)",
+            "cellbridge": "**cellbridge** [SF]2M + NGM drift + velocity matching, mean abs. Jacobian (default)",
             "cellbridge_norms": "cellbridge, same fits, NGM group norms"}),
     )
 }
