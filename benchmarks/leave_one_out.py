@@ -243,8 +243,8 @@ GROWTH_ROWS = {
 }
 
 #: the plain reading of the growth rows, written after the run (the numbers above it are generated)
-GROWTH_READING = """Reading (2026-12-03; three seeds per held-out point on EMT, TIGON and HSMM, rerun with the current
-solver; one on iPSC, from the 2026-12-02 run; the standard errors are over 2 to 6 held-out points, so they
+GROWTH_READING = """Reading (2026-12-03; three seeds per held-out point on EMT, TIGON and HSMM, one on iPSC, all run with the
+current solver; the standard errors are over 2 to 6 held-out points, so they
 are rough):
 
 - **TIGON simulation** (the one visible course generated with growth): growth meets the issue's target. W1 ratio
@@ -268,8 +268,7 @@ are rough):
   costs more than a balanced one (about 1.7x a step). The source-relaxed Sinkhorn stops on the kept target
   marginal's L1 error, as the balanced solver does, in blocks of 32 (a TIGON growth step 0.15 s against 0.64 s
   when it ran to its iteration cap). The three-seed iPSC run was stopped after 3 of 18 fits (415 s a fit with
-  four jobs on two cores); its one-seed row ran with the earlier, cap-bound solver, whose TIGON ratios were
-  within 0.01 of the current one's. Nothing was tuned on these data."""
+  four jobs on two cores) and rerun with one seed. Nothing was tuned on these data."""
 
 
 def growth_section(res: pd.DataFrame) -> list[str]:
@@ -332,9 +331,8 @@ def growth_section(res: pd.DataFrame) -> list[str]:
               markdown(other.groupby(["dataset", "metric", "method"]).value.mean().unstack("method")), ""]
     cpu = _cpu_model()
     lines += ["Settings of the growth run:", "",
-              "- Command: `python benchmarks/leave_one_out.py --datasets ipsc --presets growth --seeds 1` "
-              "(2026-12-02), then `--datasets tigon`, `hsmm`, `emt` each with `--presets growth --seeds 3` "
-              "(2026-12-03, after the Sinkhorn change of the reading), then `python benchmarks/leave_one_out.py --report` "
+              "- Command: `python benchmarks/leave_one_out.py --datasets ipsc --presets growth --seeds 1`, then `--datasets tigon`, `hsmm`, `emt` each with `--presets growth --seeds 3` "
+              "(2026-12-03, all after the Sinkhorn change of the reading), then `python benchmarks/leave_one_out.py --report` "
               "(the preset is the defaults plus "
               "`growth=True`: tau 0.95, growth weight 1, no population sizes or priors; nothing set per data set). "
               "The balanced rows are `leave_one_out_<dataset>_default.csv` of the earlier runs (3 seeds; here "
