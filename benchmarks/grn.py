@@ -120,7 +120,7 @@ NOTES = """
   and the model-free route's further gain comes from scaling each resolution's coefficients per target
   before averaging them. dyn-BF stays the weak network (0.58-0.63 against 0.81 model-free).
 - Held-out check (`grn_simulated.md`): there the NGM with velocity matching is below the model-free route,
-  and about where bridges alone are (seed 0: 0.638 against 0.632; signs 65% against 71%): on the
+  and about where bridges alone are (three seeds 0.639, signs 65%; bridges alone, seed 0: 0.632, signs 71%): on the
   branching networks (sim-BF, sim-TF, sim-VSC) a nonlinear per-target network explains a branch gene by
   other genes of its branch, where the linear ridge cannot. So the learned route does not yet beat the
   model-free one; `cb.tl.grn(adata)` without a model stays the recommended route for a network alone, and
