@@ -82,8 +82,13 @@ def default_sigma(x: np.ndarray, t: np.ndarray) -> float:
     invariant to the units of time: measuring in hours instead of days multiplies sigma by ``1/sqrt(24)``
     and leaves the bridges unchanged.
     """
+    return _sigma_for_spread(rms_spread(x), t)
+
+
+def _sigma_for_spread(spread: float, t: np.ndarray) -> float:
+    """:func:`default_sigma` from the RMS spread already computed."""
     tp = np.unique(np.asarray(t, dtype=np.float64))
-    return DEFAULT_SIGMA_FRACTION * rms_spread(x) / float(np.sqrt(np.median(np.diff(tp))))
+    return DEFAULT_SIGMA_FRACTION * spread / float(np.sqrt(np.median(np.diff(tp))))
 
 
 @dataclass
@@ -344,8 +349,7 @@ class CellBridgeModel:
         if x.ndim != 2 or t.shape != (len(x),):
             raise ValueError(f"x must be (n_cells, n_dims) with one time per cell, got x {x.shape} and t {t.shape}")
         norm = Normalization.fit(x, t)
-        # default_sigma(x, t), from the spread just computed
-        suggested = DEFAULT_SIGMA_FRACTION * norm.scale / float(np.sqrt(np.median(np.diff(np.unique(t)))))
+        suggested = _sigma_for_spread(norm.scale, t)  # default_sigma(x, t) without a second pass over x
         if sigma is None:
             sigma = suggested
         else:

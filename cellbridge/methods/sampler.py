@@ -80,6 +80,10 @@ class IntervalSampler:
         #: log of the population ratio of each interval, log(N_{k+1} / N_k)
         self.log_ratio = torch.as_tensor(np.diff(log_pop), dtype=torch.float32, device=self.device)
 
+    def cells_in_time_order(self) -> torch.Tensor:
+        """The cells ``(n, d)`` sorted by time (stable), as the draws index them; a view when they already are."""
+        return self.x if self._rows is None else self.x[self._rows]
+
     @property
     def n_intervals(self) -> int:
         return len(self.time_points) - 1

@@ -120,10 +120,8 @@ class VelocityTerm(Term):
         if not isinstance(flow, torch.nn.Module):
             raise ValueError("velocity matching trains a flow network: it needs method='sf2m'")
         s = trainer.sampler
-        # the sampler's cells in time order (its draws map time-sorted positions to rows through ``_rows``,
-        # None when the rows are in time order already), and the time of each
-        rows = getattr(s, "_rows", None)
-        x_sorted = s.x if rows is None else s.x[rows]
+        # the sampler's cells in time order, and the time of each
+        x_sorted = s.cells_in_time_order()
         t = np.repeat(s.time_points, s.counts.cpu().numpy().astype(np.int64))
         requested = (int(n_sub),) if isinstance(n_sub, (int, np.integer)) else tuple(int(n) for n in n_sub)
         smallest = int(s.counts.min().item())
