@@ -24,6 +24,7 @@ import torch
 
 from ._logging import logger
 from ._utils import RNGLike, as_numpy_rng, auto_num_threads, cpu_threads, resolve_device, torch_generator
+from .distributed import GROUP, DataParallel, cpu_share, resolve_devices, spawn_fit
 from .methods import FitContext, Method, get_method, get_term
 from .methods.growth import DEFAULT_TAU
 from .methods.checkpoint import Checkpointer, fingerprint
@@ -273,6 +274,7 @@ class CellBridgeModel:
         growth_weight: float = 1.0,
         velocity_matching: float | None = None,
         velocity_n_sub=None,
+        devices=None,
         **train_kwargs,
     ) -> "CellBridgeModel":
         """Fit a model to cells ``x`` ``(n, d)`` observed at times ``t`` ``(n,)`` (AnnData-free).
@@ -332,14 +334,24 @@ class CellBridgeModel:
             Sub-snapshots per snapshot of those velocities: a number or several, averaged (None: 3, 4, 5 and
             6, as ``tl.grn`` without a model). Use 1 for synchronous snapshots (every cell of a snapshot
             recorded at the same time), where splitting a snapshot orders cells by position, not stage.
+        devices
+            Data-parallel training (:mod:`cellbridge.distributed`): an integer ``N`` trains in ``N`` processes
+            (on ``N`` CUDA devices when ``device`` is CUDA, NCCL; else on the CPU, gloo), a list of integers on
+            those CUDA devices, ``"group"`` over the processes of an initialised torch.distributed group (as
+            ``torchrun`` makes; every rank returns the model). Each rank draws its own minibatches and the
+            gradients are averaged, so the effective batch is ``N x batch_size`` at the same ``lr``. None
+            (default) or 1: this process. Same seed and same ``N``: the same model on the CPU.
         **train_kwargs
             Fields of the method's configuration (n_steps, batch_size, lr, ...) and the method's own fit
             options (DSBM with ``init_coupling="sf2m"``: ``init_model``, a fitted [SF]2M model whose SDE makes
             the first coupling, or ``sf2m_options``, the settings of the [SF]2M fit made for it).
         """
+        call = {k: v for k, v in locals().items() if k not in ("cls", "x", "t", "device", "devices", "train_kwargs")}
+        call.update(train_kwargs)  # this call's arguments, for the processes of a data-parallel fit
         if not isinstance(method, str):
             raise TypeError(f"method must be a method name (a string), not {type(method).__name__}")
         method_cls = get_method(method)
+        parallel = resolve_devices(devices, device)
         # float64 until centred, by blocks (Normalization): a large common offset must not swallow the
         # variation in a float32 cast, and a million cells need no float64 copy of the representation
         x = np.asarray(x)
@@ -389,8 +401,16 @@ class CellBridgeModel:
                 *([np.asarray(terms["growth"]["rates"], dtype=np.float64)] if "growth" in terms else [])))
         elif checkpoint_every is not None:
             raise ValueError("checkpoint_every needs checkpoint_dir")
+        if parallel is not None and checkpoint is not None:
+            raise ValueError("checkpoints of a data-parallel fit (devices=) are not supported yet: fit in one process "
+                             "to checkpoint")
+        if isinstance(parallel, list):  # settings checked here, once: now train in len(parallel) processes
+            return spawn_fit(x, t, parallel, call)
+        data_parallel = DataParallel.from_group() if parallel == GROUP else None
         if num_threads is None and resolve_device(device).type == "cpu":
             num_threads = auto_num_threads(method_cls.work_per_step(cfg, x.shape[1], len(np.unique(t)) - 1))
+            if data_parallel is not None:  # the ranks share this machine's cores
+                num_threads = min(num_threads, cpu_share(data_parallel.world_size))
         with cpu_threads(num_threads):
             dev = resolve_device(device, announce=True)
 
@@ -398,10 +418,10 @@ class CellBridgeModel:
                 sub = {} if checkpoint is None else {"checkpoint_dir": checkpoint.directory / other,
                                                      "checkpoint_every": checkpoint.every}
                 return cls.fit(x, t, method=other, sigma=sigma, device=dev, rng=rng, progress=progress, **sub,
-                               **settings)
+                               devices=GROUP if data_parallel is not None else None, **settings)
 
             context = FitContext(x=x, t=t, sigma=float(sigma), normalization=norm, device=dev, progress=progress,
-                                 fit=fit_other, checkpoint=checkpoint, terms=terms)
+                                 fit=fit_other, checkpoint=checkpoint, terms=terms, data_parallel=data_parallel)
             try:
                 result = method_cls.train(x_train, norm.t_to(t), cfg, context=context, rng=rng, **options)
             except FloatingPointError as err:

@@ -35,6 +35,7 @@ from ..ot.minibatch import OT_METHODS
 from ._common import LossLog, make_optimizer
 
 if TYPE_CHECKING:
+    from ..distributed import DataParallel
     from ..model import CellBridgeModel, Normalization
     from .checkpoint import Checkpointer
 
@@ -219,6 +220,8 @@ class Trainer:
 
     config: MethodConfig
     device: torch.device
+    #: set by :meth:`cellbridge.distributed.DataParallel.prepare`: gradients are averaged over its ranks
+    data_parallel: "DataParallel | None" = None
 
     # -- hooks --------------------------------------------------------------------------------------------
     def stages(self) -> Sequence[Stage]:
@@ -316,13 +319,16 @@ class Trainer:
             losses = (losses[0] + term.weight * extra[0], *losses[1:], *extra)
         optimizer.zero_grad(set_to_none=True)
         losses[0].backward()
+        loss_vector = torch.stack(list(losses)).detach()
+        if self.data_parallel is not None:  # mean gradient (and loss) over the ranks, before clipping
+            loss_vector = self.data_parallel.average(self._trained_networks(stage), loss_vector)
         if self.config.grad_clip is not None:
             for net in self._trained_networks(stage):
                 torch.nn.utils.clip_grad_norm_(net.parameters(), self.config.grad_clip)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        return torch.stack(list(losses)).detach()
+        return loss_vector
 
     def new_log(self, n_steps: int, bar=None) -> LossLog:
         """A loss log for ``n_steps`` steps (with a disabled progress bar unless one is given)."""
@@ -456,6 +462,8 @@ class FitContext:
         Where the trainer checkpoints (pass it to :meth:`Trainer.train`); None: no checkpoints.
     terms
         Terms to train jointly, ``{name: settings}`` (see :func:`register_term`); :meth:`run` attaches them.
+    data_parallel
+        The ranks to average gradients over (:class:`cellbridge.distributed.DataParallel`); None: one process.
     term_networks
         Filled by :meth:`run`: the terms' trained networks, saved with the model.
     """
@@ -469,14 +477,20 @@ class FitContext:
     fit: Callable[..., "CellBridgeModel"]
     checkpoint: "Checkpointer | None" = None
     terms: dict[str, dict] = field(default_factory=dict)
+    data_parallel: "DataParallel | None" = None
     term_networks: dict[str, torch.nn.Module] = field(default_factory=dict)
 
     def run(self, trainer: Trainer) -> dict:
-        """Attach this fit's terms to ``trainer``, train it (progress bar, checkpoints) and return the loss
-        history; the terms' trained networks are kept in ``term_networks`` for the model."""
+        """Attach this fit's terms to ``trainer``, make it one rank of a data-parallel fit when there is one,
+        train it (progress bar on rank 0, checkpoints) and return the loss history; the terms' trained networks
+        are kept in ``term_networks`` for the model."""
         if self.terms:
             trainer.attach_terms(self.terms)
-        history = trainer.train(progress=self.progress, checkpoint=self.checkpoint)
+        progress = self.progress
+        if self.data_parallel is not None:
+            self.data_parallel.prepare(trainer)
+            progress = progress and self.data_parallel.is_main
+        history = trainer.train(progress=progress, checkpoint=self.checkpoint)
         self.term_networks.update(trainer.term_networks())
         return history
 
