@@ -1,4 +1,9 @@
-"""Command-line interface: ``cellbridge demo``, ``cellbridge benchmark grn`` and ``cellbridge --version``.
+"""Command-line interface: ``cellbridge demo``, ``cellbridge fit``, ``cellbridge benchmark grn`` and
+``cellbridge --version``.
+
+``cellbridge fit`` is the way to train on a cluster: run it under ``torchrun`` and it trains data-parallel
+over torchrun's processes (multi-node through torchrun's rendezvous), e.g.
+``torchrun --standalone --nproc-per-node 4 -m cellbridge fit data.h5ad --time-key day --out model/``.
 
 This is the one module that prints: its output is the report the user asked for. Progress and details
 go through the package logger (stderr), as everywhere else.
@@ -66,6 +71,37 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--num-threads", type=int, default=None,
                       help="torch CPU threads while training (default: chosen by cellbridge.tl.fit; 1 for the demo)")
     demo.set_defaults(func=_demo)
+
+    fit = sub.add_parser(
+        "fit",
+        help="fit a model to an .h5ad time course and save it (data-parallel under torchrun or with --devices)",
+        description=(
+            "Read DATA (an .h5ad file, backed: X stays on disk), fit cellbridge.tl.fit(adata, time_key, use_rep, "
+            "...) and write the model directory that cellbridge.load reads. Under torchrun (WORLD_SIZE > 1) the "
+            "fit is data-parallel over torchrun's processes, NCCL on CUDA and gloo on the CPU, and rank 0 writes "
+            "the model; --devices N spawns N processes itself."
+        ),
+    )
+    fit.add_argument("data", type=Path, metavar="DATA", help="an .h5ad file")
+    fit.add_argument("--time-key", required=True, help="the time column of obs")
+    fit.add_argument("--use-rep", default=None, help="obsm key of the representation, or X (default: X_pca)")
+    fit.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model directory to write")
+    fit.add_argument("--overwrite", action="store_true", help="replace MODEL if it exists")
+    fit.add_argument("--method", default="sf2m", help="a registered method (default: %(default)s)")
+    fit.add_argument("--n-steps", type=int, default=None, help="training steps (default: the method's)")
+    fit.add_argument("--batch-size", type=int, default=None, help="cells per interval per step and process")
+    fit.add_argument("--lr", type=float, default=None, help="learning rate (default: the method's)")
+    fit.add_argument("--sigma", type=float, default=None, help="diffusion coefficient (default: chosen from the data)")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the fit (default: 0)")
+    fit.add_argument("--device", default="auto", help="'auto' (CUDA when present), 'cpu' or 'cuda' (default: auto)")
+    fit.add_argument("--devices", type=int, default=None, metavar="N",
+                     help="spawn N data-parallel processes (not under torchrun, which sets the processes itself)")
+    fit.add_argument("--num-threads", type=int, default=None, help="torch CPU threads per process (default: chosen)")
+    fit.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                     help="any other argument of cellbridge.tl.fit, VALUE read as JSON when it parses (e.g. "
+                          "--option growth=true --option hidden_dims=[128,128]); repeatable")
+    fit.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fit.set_defaults(func=_fit)
 
     bench = sub.add_parser("benchmark", help="benchmarks with a known answer",
                            description="Benchmarks with a known answer.")
@@ -207,6 +243,95 @@ def _demo(args: argparse.Namespace) -> int:
     plt.close(ax.figure)
     print(f"  wrote {figure_path}")
     print(f"  total time {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _options(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings as keyword arguments, each VALUE parsed as JSON when it parses (else a string)."""
+    import json
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--option takes KEY=VALUE with KEY an argument name, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+        if isinstance(options[key], list) and key in ("hidden_dims", "ngm_hidden_dims"):
+            options[key] = tuple(options[key])
+    return options
+
+
+def _torchrun_group(device: str):
+    """Under torchrun (WORLD_SIZE > 1): initialise the process group from its environment and return this
+    rank's device; None when not under torchrun."""
+    import os
+
+    import torch
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch.distributed as dist
+
+    from ._utils import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(dev)
+    dist.init_process_group("nccl" if dev.type == "cuda" else "gloo", init_method="env://")
+    return dev
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import anndata as ad
+
+    from . import tl
+    from ._keys import DEFAULT_REP
+
+    def fail(message: str) -> int:
+        print(f"cellbridge fit: {message}", file=sys.stderr)
+        return 2
+
+    if not args.data.is_file():
+        return fail(f"{args.data}: no such file")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
+        return fail(f"{out} exists and is not empty; pass --overwrite to replace it")
+    for flag, value in (("--n-steps", args.n_steps), ("--batch-size", args.batch_size),
+                        ("--devices", args.devices), ("--num-threads", args.num_threads)):
+        if value is not None and value < 1:
+            return fail(f"{flag} must be positive, got {value}")
+    try:
+        options = _options(args.option)
+    except ValueError as err:
+        return fail(str(err))
+    group_device = _torchrun_group(args.device)
+    if group_device is not None and args.devices is not None:
+        return fail("--devices spawns processes itself: do not combine it with torchrun")
+    try:
+        import torch.distributed as dist
+
+        rank = dist.get_rank() if group_device is not None else 0
+        adata = ad.read_h5ad(args.data, backed="r")
+        start = time.perf_counter()
+        model = tl.fit(adata, args.time_key, args.use_rep or DEFAULT_REP, method=args.method, sigma=args.sigma,
+                       n_steps=args.n_steps, batch_size=args.batch_size, lr=args.lr,
+                       device=args.device if group_device is None else group_device, num_threads=args.num_threads,
+                       rng=args.seed, progress=not args.no_progress and rank == 0,
+                       devices="group" if group_device is not None else args.devices, **options)
+        if rank == 0:
+            model.save(out, overwrite=args.overwrite)
+            world = dist.get_world_size() if group_device is not None else (args.devices or 1)
+            print(f"fitted {model!r} on {adata.n_obs} cells in {time.perf_counter() - start:.1f}s "
+                  f"({world} process{'es' if world > 1 else ''}); wrote {out}")
+    except (FileNotFoundError, FileExistsError, KeyError, TypeError, ValueError) as err:
+        return fail(str(err))
+    finally:
+        if group_device is not None:
+            dist.destroy_process_group()
     return 0
 
 

@@ -27,6 +27,7 @@ NAMESPACES: list[tuple[str, str]] = [
     ("cellbridge.sde", "SDE and ODE integration"),
     ("cellbridge.nn", "Networks"),
     ("cellbridge.methods", "Training methods"),
+    ("cellbridge.distributed", "Data-parallel training"),
     ("cellbridge.evaluation", "Leave-one-timepoint-out evaluation"),
     ("cellbridge.neighbors", "Simulated states onto observed cells"),
     ("cellbridge.transitions", "Transition matrices between cells"),

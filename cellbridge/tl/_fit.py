@@ -41,6 +41,7 @@ def fit(
     growth_prior=None,
     velocity_matching: float | None = None,
     velocity_n_sub=None,
+    devices=None,
     **kwargs,
 ) -> CellBridgeModel:
     """Fit stochastic dynamics between the consecutive time points of a time course.
@@ -117,6 +118,11 @@ def fit(
         Use 1 for synchronous snapshots (all cells of a snapshot recorded at one time), where refining orders
         cells by position instead of stage (on the linear test system of ``tests/linear_system.py`` the
         default drops the NGM's AUROC from 1.0 to 0.3-0.5; 1 keeps it at 1.0).
+    devices
+        Data-parallel training (:mod:`cellbridge.distributed`): ``N`` processes (on ``N`` GPUs when
+        ``device`` is CUDA, else on the CPU), a list of CUDA ids, or ``"group"`` inside a torch.distributed
+        process group (torchrun; the ``cellbridge fit`` command does this). Each process draws its own
+        minibatches and gradients are averaged: the effective batch is ``N x batch_size``. None: one process.
     **kwargs
         Further settings of the method: fields of :class:`cellbridge.methods.SF2MConfig` (``val_fraction``,
         ``patience``, ``activation``, ``ot_eps_rel``, ...) or of :class:`cellbridge.methods.DSBMConfig`
@@ -168,6 +174,7 @@ def fit(
         **growth_kwargs,
         velocity_matching=velocity_matching,
         velocity_n_sub=velocity_n_sub,
+        devices=devices,
         **kwargs,
     )
     seconds = time.perf_counter() - start
