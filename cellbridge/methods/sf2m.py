@@ -76,6 +76,12 @@ class SF2MConfig(MethodConfig):
         Training steps per OT solve: each step draws fresh pairs (and fresh bridge times and noise) from the
         last plan, which is recomputed on new cells every ``ot_reuse`` steps. 1 (default) is [SF]2M as
         published; larger values divide the OT cost per step, which dominates at large batches on a CPU.
+    ot_max_plan
+        Cells per side of one OT plan: a larger batch is coupled as ``ceil(batch_size / ot_max_plan)``
+        independent minibatches, each with its own plan (:class:`cellbridge.ot.MinibatchCoupling`,
+        ``max_plan``). A plan costs ``batch_size^2``, so above this size more cells per step cost linearly
+        instead; the default and its measured cost in coupling bias: ``benchmarks/results/ot_scale.md``.
+        None: one plan per interval whatever the batch.
     path, spline_tension
         Conditional paths. ``"linear"`` is [SF]2M as published: each interval is coupled on its own and
         bridged by straight Brownian bridges. The two others sample cells at every time point, glue the
@@ -130,6 +136,7 @@ class SF2MConfig(MethodConfig):
     ot_sync_free: bool | None = None
     ot_sync_free_iter: int = 100
     ot_reuse: int = 1
+    ot_max_plan: int | None = None
     path: str | None = None
     spline_tension: float = 1.0
     score_weight: float = 1.0
@@ -175,7 +182,8 @@ class SF2MConfig(MethodConfig):
         """The minibatch coupling these settings describe (Sinkhorn checks convergence every 8 iterations)."""
         return MinibatchCoupling(self.ot_method, sigma=self.sigma, eps_rel=self.ot_eps_rel, tol=self.ot_tol,
                                  max_iter=self.ot_max_iter, sync_free=self.ot_sync_free,
-                                 sync_free_iter=self.ot_sync_free_iter, block_size=8, reuse=self.ot_reuse)
+                                 sync_free_iter=self.ot_sync_free_iter, block_size=8, reuse=self.ot_reuse,
+                                 max_plan=self.ot_max_plan)
 
 
 def split_validation(t: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

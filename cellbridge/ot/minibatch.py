@@ -39,6 +39,20 @@ def _gather(cells: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return torch.gather(cells, 1, index.unsqueeze(-1).expand(-1, -1, cells.shape[-1]))
 
 
+def _split(cells: torch.Tensor, s: int) -> torch.Tensor:
+    """Cells ``(K, n, d)`` as ``s`` minibatches per interval, ``(K s, n // s, d)`` (interval-major)."""
+    if s == 1:
+        return cells
+    K, n, d = cells.shape
+    q = n // s
+    return cells[:, :s * q].reshape(K * s, q, d)
+
+
+def _merge(pairs: torch.Tensor, K: int, n_samples: int) -> torch.Tensor:
+    """Pairs ``(K s, p, d)`` of :func:`_split`'s minibatches back to ``(K, n_samples, d)``."""
+    return pairs.reshape(K, -1, pairs.shape[-1])[:, :n_samples]
+
+
 @dataclass
 class MinibatchCoupling:
     """How minibatches of consecutive snapshots are coupled, and pairs drawn from the plans.
@@ -77,6 +91,14 @@ class MinibatchCoupling:
         ``marginals(shape0, shape1) -> (a, b)``: masses of the cells of the last draw (e.g.
         :meth:`cellbridge.methods.IntervalSampler.marginals`), used by the unbalanced coupling; None:
         uniform, each snapshot of mass 1.
+    max_plan
+        Cells per side of one plan (balanced entropic and exact couplings): a larger draw of ``n`` cells is
+        split into ``s = ceil(n / max_plan)`` independent minibatches of ``n // s`` cells (the remainder
+        unused), each with its own plan and an equal share of the pairs. A plan's cost grows as ``n^2``, so
+        at batch 4096 the plan is most of a training step; ``s`` plans of ``n / s`` cells cost ``s`` times
+        less. Each plan is still the exact entropic plan of its cells; what changes is the minibatch bias of
+        the coupling, which shrinks as ``1 / n`` (measured figures: ``benchmarks/results/ot_scale.md``).
+        None: one plan whatever the batch.
     """
 
     method: str = "entropic"
@@ -90,6 +112,7 @@ class MinibatchCoupling:
     reuse: int = 1
     tau: float | None = None
     marginals: Callable | None = field(default=None, repr=False, compare=False)
+    max_plan: int | None = None
 
     def __post_init__(self) -> None:
         if self.method not in OT_METHODS:
@@ -102,6 +125,8 @@ class MinibatchCoupling:
             raise ValueError(f"ot_reuse must be an integer >= 1, got {self.reuse}")
         if int(self.max_iter) != self.max_iter or self.max_iter < 1 or self.sync_free_iter < 1:
             raise ValueError("ot_max_iter and ot_sync_free_iter must be integers >= 1")
+        if self.max_plan is not None and (int(self.max_plan) != self.max_plan or self.max_plan < 2):
+            raise ValueError(f"ot_max_plan must be an integer >= 2 or None, got {self.max_plan}")
         if self.tau is not None:
             if not 0 < self.tau < 1:
                 raise ValueError(f"tau (source relaxation) must lie in (0, 1), got {self.tau}")
@@ -146,6 +171,13 @@ class MinibatchCoupling:
         self.last_plan = (x0, x1, plan)  # for a term that reads growth from the same plans (take_last_plan)
         return plan
 
+    def n_plans(self, n: int) -> int:
+        """Plans a draw of ``n`` cells per side is split into (see ``max_plan``; unbalanced and independent
+        couplings are never split)."""
+        if self.max_plan is None or n <= self.max_plan or self.tau is not None or self.method == "independent":
+            return 1
+        return -(-n // int(self.max_plan))
+
     def take_last_plan(self):
         """The cells and plan ``(x0, x1, plan)`` of the last unbalanced solve, once (None afterwards, or when
         no plan was solved since)."""
@@ -187,17 +219,21 @@ class MinibatchCoupling:
             With the independent coupling, the cells as drawn.
         """
         entry = self._reused(stream)
+        K = len(delta)
         if entry is not None:
             used, (x0, x1), plan = entry
         else:
             x0, x1 = draw()
-            plan = self.plan(x0, x1, delta)
+            s = self.n_plans(min(x0.shape[1], x1.shape[1]))
+            x0, x1 = _split(x0, s), _split(x1, s)  # (K s, n / s, d): independent minibatches
+            plan = self.plan(x0, x1, delta.repeat_interleave(s) if s > 1 else delta)
             if plan is None:
                 return x0, x1
             used = 0
         self._keep(stream, used, (x0, x1), plan)
-        i, j = sample_pairs(plan, n_samples, generator=generator)
-        return _gather(x0, i), _gather(x1, j)
+        s = x0.shape[0] // K
+        i, j = sample_pairs(plan, -(-n_samples // s), generator=generator)
+        return _merge(_gather(x0, i), K, n_samples), _merge(_gather(x1, j), K, n_samples)
 
     def chains(self, draw: Callable[[], torch.Tensor], delta: torch.Tensor, n_samples: int,
                generator: torch.Generator | None = None, *, stream=None) -> torch.Tensor:
@@ -208,17 +244,26 @@ class MinibatchCoupling:
         time points (:func:`cellbridge.ot.sample_chains`). The independent coupling chains uniformly.
         """
         entry = self._reused(stream)
+        K = len(delta)
         if entry is not None:
             used, cells, plan = entry
         else:
             cells = draw()
-            plan = self.plan(cells[:-1], cells[1:], delta)
+            s = self.n_plans(cells.shape[1])
+            q = cells.shape[1] // s
+            cells = cells[:, :s * q]  # minibatch b of every time point: cells[:, b q : (b + 1) q]
+            plan = self.plan(_split(cells[:-1], s), _split(cells[1:], s), delta.repeat_interleave(s) if s > 1 else delta)
             if plan is None:
-                n = cells.shape[1]
-                plan = torch.ones((len(cells) - 1, n, n), device=cells.device, dtype=cells.dtype)
+                plan = torch.ones((K * s, q, q), device=cells.device, dtype=cells.dtype)
             used = 0
         self._keep(stream, used, cells, plan)
-        return _gather(cells, sample_chains(plan, n_samples, generator=generator))
+        s = plan.shape[0] // K
+        q = plan.shape[1]
+        per = -(-n_samples // s)
+        plans = plan.reshape(K, s, q, q)
+        chains = [_gather(cells[:, b * q:(b + 1) * q], sample_chains(plans[:, b], per, generator=generator))
+                  for b in range(s)]
+        return torch.cat(chains, dim=1)[:, :n_samples]
 
     def cached_cells(self, stream):
         """The cells behind ``stream``'s current reused plan (None when nothing is kept)."""
