@@ -63,7 +63,9 @@ def parse_args(argv=None):
                    default=REPO.parent / "shared" / "data" / "timecourse" / "tigon" / "EMT.npy",
                    help="TIGON's EMT.npy (an object array of (n_t, 3) arrays) for --data emt")
     p.add_argument("--n-cells", type=int, default=10_000, help="cells per time point for synthetic data")
-    p.add_argument("--which", choices=("both", "torchcfm", "cellbridge"), default="both")
+    p.add_argument("--which", choices=("both", "all", "torchcfm", "torchcfm_sinkhorn", "cellbridge"), default="all",
+                   help="sides to time: all (torchcfm exact, torchcfm Sinkhorn, cellbridge), both (torchcfm exact "
+                        "and cellbridge) or one")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps before timing (fewer for slow steps)")
     p.add_argument("--repeats", type=int, default=5, help="timed repeats per row; the median is reported")
     p.add_argument("--repeat-seconds", type=float, default=1.0,
@@ -272,6 +274,7 @@ class TorchcfmSide:
     """
 
     name = "torchcfm"
+    ot_method = "exact"
 
     def __init__(self, problem, batch_size, device):
         from torchcfm.conditional_flow_matching import SchrodingerBridgeConditionalFlowMatcher
@@ -282,15 +285,31 @@ class TorchcfmSide:
         self.flow = mlp(problem.d).to(device)
         self.score = mlp(problem.d).to(device)
         self.opt = torch.optim.Adam(list(self.flow.parameters()) + list(self.score.parameters()), lr=ARGS.lr)
-        self.FM = SchrodingerBridgeConditionalFlowMatcher(sigma=problem.sigma, ot_method="exact")
+        self.FM = SchrodingerBridgeConditionalFlowMatcher(sigma=problem.sigma, ot_method=self.ot_method)
         # time the OT inside the step: wrap the instance's bound methods, torchcfm code unchanged
         self.ot_timer = Timer(device)
         self.emd_timer = Timer(device)
         self.draw_timer = Timer(device)
         self.FM.ot_sampler.sample_plan = self.ot_timer.wrap(self.FM.ot_sampler.sample_plan)
-        self.FM.ot_sampler.ot_fn = self.emd_timer.wrap(self.FM.ot_sampler.ot_fn)
+        self.FM.ot_sampler.ot_fn = self.emd_timer.wrap(self._counting(self.FM.ot_sampler.ot_fn))
         self.FM.ot_sampler.sample_map = self.draw_timer.wrap(self.FM.ot_sampler.sample_map)
         self.n_params = n_params([self.flow, self.score])
+
+    def _counting(self, ot_fn):
+        """``ot_fn`` that counts its calls and the warnings POT raises (Sinkhorn: not converged)."""
+        import warnings
+
+        self.ot_calls, self.ot_warned = 0, 0
+
+        def counted(*a, **k):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = ot_fn(*a, **k)
+            self.ot_calls += 1
+            self.ot_warned += bool(caught)
+            return out
+
+        return counted
 
     def step(self):
         FM, B = self.FM, self.B
@@ -337,10 +356,22 @@ class TorchcfmSide:
         assert math.isfinite(float(loss.detach()))
 
     def finish(self):
+        note = ""
+        if self.ot_warned:
+            note = f"POT warned (Sinkhorn not converged) on {self.ot_warned} of {self.ot_calls} plans"
         return Measurement(step_s=statistics.median(self.times), ot_share=sum(self.ot) / sum(self.times),
                            ot_s=statistics.median(self.ot), steps_timed=self.per_repeat * self.repeats,
-                           repeats=self.repeats,
+                           repeats=self.repeats, note=note,
                            extra={"emd_s": statistics.median(self.emd), "draw_s": statistics.median(self.drawn)})
+
+
+class TorchcfmSinkhornSide(TorchcfmSide):
+    """torchcfm with ``ot_method="sinkhorn"``: POT's ``ot.sinkhorn(a, b, M, reg=2 sigma^2)`` on the host with
+    POT's defaults (1000 iterations at most, ``stopThr=1e-9``), the entropic coupling cellbridge also uses
+    (same eps); everything else as :class:`TorchcfmSide`."""
+
+    name = "torchcfm_sinkhorn"
+    ot_method = "sinkhorn"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -524,16 +555,20 @@ def render(results, device, cmd, started, elapsed, problems, errors):
     lines.append("- Networks: flow and score MLPs, 3 hidden layers of 64, SELU, time appended; "
                  f"one Adam (lr {ARGS.lr}) over both; same batch size per side of each interval")
     lines.append("- torchcfm: `SchrodingerBridgeConditionalFlowMatcher(sigma, ot_method=\"exact\")` "
-                 "(POT `ot.emd` on the host); cellbridge: "
+                 "(POT `ot.emd` on the host); torchcfm Sinkhorn: the same with `ot_method=\"sinkhorn\"` (POT "
+                 "`ot.sinkhorn(a, b, M, reg=2 sigma^2)` on the host, POT's defaults); cellbridge: "
                  f"`{CB_CONFIG.get('desc', f'SF2MConfig(ot_method={ARGS.cb_ot_method!r})')}`\n")
-    lines.append("| d | batch | torchcfm steps/s | cellbridge steps/s | cellbridge / torchcfm | "
-                 "torchcfm OT share | cellbridge OT share |")
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|")
+    def ratio(peer, cb):
+        return "—" if peer is None or cb is None else f"{peer.step_s / cb.step_s:.{2 if peer.step_s < 10 * cb.step_s else 1}f}x"
+
+    lines.append("| d | batch | torchcfm steps/s | torchcfm Sinkhorn steps/s | cellbridge steps/s | "
+                 "cellbridge / torchcfm | cellbridge / torchcfm Sinkhorn | torchcfm OT share | "
+                 "torchcfm Sinkhorn OT share | cellbridge OT share |")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (d, B), r in results.items():
-        tc, cb = r.get("torchcfm"), r.get("cellbridge")
-        ratio = "—" if tc is None or cb is None else f"{tc.step_s / cb.step_s:.{2 if tc.step_s < 10 * cb.step_s else 1}f}x"
-        lines.append(f"| {d} | {B} | {fmt_rate(tc)} | {fmt_rate(cb)} | {ratio} | {fmt_share(tc)} | "
-                     f"{fmt_share(cb)} |")
+        tc, ts, cb = r.get("torchcfm"), r.get("torchcfm_sinkhorn"), r.get("cellbridge")
+        lines.append(f"| {d} | {B} | {fmt_rate(tc)} | {fmt_rate(ts)} | {fmt_rate(cb)} | {ratio(tc, cb)} | "
+                     f"{ratio(ts, cb)} | {fmt_share(tc)} | {fmt_share(ts)} | {fmt_share(cb)} |")
     lines.append("")
     lines.append("Details (milliseconds per step; medians over repeats):\n")
     lines.append("| d | batch | torchcfm step | torchcfm OT (`ot.emd` / pair draw) | torchcfm steps timed | "
@@ -585,8 +620,10 @@ def main():
     device = torch.device(ARGS.device)
     torch.set_num_threads(ARGS.threads)
     rows = parse_rows(ARGS.rows)
-    sides = {"torchcfm": TorchcfmSide, "cellbridge": CellbridgeSide}
-    if ARGS.which != "both":
+    sides = {"torchcfm": TorchcfmSide, "torchcfm_sinkhorn": TorchcfmSinkhornSide, "cellbridge": CellbridgeSide}
+    if ARGS.which == "both":
+        del sides["torchcfm_sinkhorn"]
+    elif ARGS.which != "all":
         sides = {ARGS.which: sides[ARGS.which]}
 
     results, problems, errors = {}, {}, []
