@@ -51,10 +51,14 @@ PARAMETER_DOCS = {
         (default 3, 4, 5 and 6; 1 uses the snapshots as they are). Each must be at most the smallest
         snapshot's size.""",
     "score": r"""With a model, overall scores: ``"auto"`` (:math:`\overline{|J|}` for an NGM in gene space,
-        else :math:`|\bar J|`), ``"group_norm"``, ``"abs_mean_jacobian"`` or ``"mean_abs_jacobian"`` (see
+        else :math:`|\bar J|`), ``"group_norm"``, ``"abs_mean_jacobian"``, ``"mean_abs_jacobian"`` or
+        ``"mean_abs_contribution"`` (see :func:`cellbridge.grn.readout.read_network`).""",
+    "group_score": r"""With a model, scores of each group (``groupby``, ``time_bins``): ``"auto"``
+        (``"mean_abs_contribution"`` for an NGM in gene space, :math:`\overline{|J_{ij} (x_j - x_j^0)|}` over the
+        group's cells with :math:`x_j^0` the regulator's lowest level: an edge acts in a group where its
+        regulator is expressed there, which the Jacobian alone does not say; else :math:`|\bar J|`),
+        ``"abs_mean_jacobian"``, ``"mean_abs_jacobian"`` or ``"mean_abs_contribution"`` (see
         :func:`cellbridge.grn.readout.read_network`).""",
-    "group_score": r"""With a model, scores of each group: ``"auto"`` (:math:`\overline{|J|}` for an NGM, else
-        :math:`|\bar J|`), ``"abs_mean_jacobian"`` or ``"mean_abs_jacobian"``.""",
     "n_cells": """Use at most this many cells, drawn at random (None: all): the Jacobian is averaged over
         them, or the OT couplings and regressions use only them.""",
     "rng": "Seed of that subsample.",
@@ -188,7 +192,8 @@ def _read_drift(model: CellBridgeModel, x, t, groups, loadings, score, group_sco
     readout = read_network(
         net, norm.x_to(x).astype(np.float32), norm.t_to(t).astype(np.float32),
         groups=groups, ngm=net if is_ngm else None, loadings=loadings, score=score, group_score=group_score,
-        jacobian_scale=1.0 / norm.t_span, batch_size=2048, regulators=regulators, targets=targets,
+        jacobian_scale=1.0 / norm.t_span, state_scale=norm.scale, batch_size=2048, regulators=regulators,
+        targets=targets,
     )
     return readout, name, is_ngm
 

@@ -46,8 +46,9 @@ _RETURNS = r"""The edge table written to ``adata.uns[key_added]["edges"]``: ``re
 
 @document(PARAMETER_DOCS, "pandas.DataFrame", _RETURNS, own={
     "adata": "The time course the model was fitted on (or any cells in the same representation and time units).",
-    "groupby": """Column of ``adata.obs`` (e.g. clusters): one network per group, from the Jacobian averaged
-        over its cells, in addition to the overall one.""",
+    "groupby": """Column of ``adata.obs`` (e.g. clusters, branches): one network per group, in addition to the
+        overall one, from its cells' Jacobians (for an NGM, by default, each weighted by the regulator's level
+        above its lowest: see ``group_score``).""",
     "time_key": """Column of ``adata.obs`` with the times (default: the one the model was fitted with;
         required without a model).""",
     "use_rep": """Without a model: the representation to regress in, ``"X"`` (genes, the default) or a key of

@@ -229,7 +229,13 @@ def test_read_network_streams_and_restricts(monkeypatch):
     ref = ro.read_network(ngm, x, t, ngm=ngm, groups=groups, batch_size=16)
     # the batch-by-batch averages are the means over every cell's Jacobian, bit for bit
     np.testing.assert_array_equal(ref.mean_jacobian["all"], jac.mean(0))
-    np.testing.assert_array_equal(ref.scores["a"], ro._zero_diagonal(np.abs(jac[groups == "a"]).mean(0).T))
+    # a group's default score: |J_ij (x_j - x_j^0)| averaged over its cells, x^0 the lowest level over every cell
+    levels = (x - x.min(0)).astype(np.float64)
+    contribution = np.abs(jac * levels[:, None, :])[groups == "a"].mean(0)
+    np.testing.assert_allclose(ref.scores["a"], ro._zero_diagonal(contribution.T), rtol=1e-12)
+    assert ref.score_kind == {"all": "mean_abs_jacobian", "a": "mean_abs_contribution", "b": "mean_abs_contribution"}
+    plain = ro.read_network(ngm, x, t, ngm=ngm, groups=groups, batch_size=16, group_score="mean_abs_jacobian")
+    np.testing.assert_array_equal(plain.scores["a"], ro._zero_diagonal(np.abs(jac[groups == "a"]).mean(0).T))
     # the structured path (forced at 40 genes) and a TF restriction: the same numbers on the chosen entries
     monkeypatch.setattr(ro, "STRUCTURED_NGM_MIN_ENTRIES", 0)
     regs, tgts = np.arange(5), np.arange(3, 40)
