@@ -12,7 +12,9 @@ generating code. One idea per module:
   parameters :class:`BoolODEParams`, and :func:`simulate_boolode`, the chemical-Langevin simulation as
   single-cell snapshots;
 - :mod:`~cellbridge.datasets.boolode.analysis`: fixed points and attractors of the Boolean network, and
-  the Boolean reading of simulated cells.
+  the Boolean reading of simulated cells (their state, their branch, the edges active in a group of them);
+- :mod:`~cellbridge.datasets.boolode.networks`: small networks built for particular checks
+  (:func:`toggle_branches`: two branches with different regulators).
 
 Every name is importable from ``cellbridge.datasets.boolode``.
 """
@@ -20,8 +22,9 @@ Every name is importable from ``cellbridge.datasets.boolode``.
 from __future__ import annotations
 
 from ..grn_truth import GRN_TRUTH_KEY
-from .analysis import boolean_attractors, boolean_fixed_points, boolean_state
+from .analysis import active_edges, boolean_attractors, boolean_fixed_points, boolean_state, branch_labels
 from .io import RulesLike, load_boolode_model, read_ics, read_rule_table, read_strengths
+from .networks import TOGGLE_BRANCH_MARKERS, toggle_branches
 from .rules import BooleanModel, rule_regulators
 from .simulate import BOOLODE_KEY, BoolODEParams, hill_activity, simulate_boolode
 
@@ -39,4 +42,8 @@ __all__ = [
     "boolean_state",
     "boolean_fixed_points",
     "boolean_attractors",
+    "branch_labels",
+    "active_edges",
+    "toggle_branches",
+    "TOGGLE_BRANCH_MARKERS",
 ]
