@@ -18,6 +18,7 @@ Run from the repository root::
 
     python benchmarks/data_parallel.py                 # writes benchmarks/results/data_parallel.md
     python benchmarks/data_parallel.py --processes 2 --steps 200 --no-write
+    python benchmarks/data_parallel.py --device cuda --processes 2   # writes results/data_parallel_cuda.md
 """
 
 from __future__ import annotations
@@ -51,9 +52,15 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (N gloo processes) or cuda (N GPUs, NCCL; skipped without enough of them)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
     import torch
+
+    if args.device != "cpu" and torch.cuda.device_count() < args.processes:
+        print(f"data_parallel: {args.processes} CUDA devices needed, {torch.cuda.device_count()} visible; skipping")
+        return
 
     from cellbridge.model import CellBridgeModel
 
@@ -67,7 +74,7 @@ def main(argv=None) -> None:
     for repeat in range(args.repeats):
         for name, devices, batch in configs:
             start = time.perf_counter()
-            model = CellBridgeModel.fit(x, t, n_steps=args.steps, batch_size=batch, device="cpu", rng=repeat,
+            model = CellBridgeModel.fit(x, t, n_steps=args.steps, batch_size=batch, device=args.device, rng=repeat,
                                         progress=False, devices=devices, num_threads=1)
             runs[name].append((float(model.history["train_seconds"]), time.perf_counter() - start))
             print(f"repeat {repeat} {name}: train {runs[name][-1][0]:.1f}s, wall {runs[name][-1][1]:.1f}s", flush=True)
@@ -87,8 +94,9 @@ def main(argv=None) -> None:
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "unknown CPU")
     command = "python benchmarks/data_parallel.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    RESULTS.write_text("\n".join([
-        "# Data-parallel training on the CPU (`devices=N`, gloo)", "",
+    results = RESULTS if args.device == "cpu" else RESULTS.with_name(f"data_parallel_{args.device}.md")
+    results.write_text("\n".join([
+        f"# Data-parallel training on {args.device} (`devices=N`, {'gloo' if args.device == 'cpu' else 'NCCL'})", "",
         f"`{command.strip()}` ({datetime.date.today().isoformat()}, {cpu}, {os.cpu_count()} logical cores, "
         f"load average {load:.2f} at the start; one thread per process; {args.cells:,} cells, 50-D, 5 time points, "
         f"{args.steps} steps, median of {args.repeats} interleaved repeats).", "",

@@ -15,6 +15,7 @@ Run from the repository root::
 
     python benchmarks/fit_scale.py                      # 1e4, 1e5, 1e6 cells; writes benchmarks/results/fit_scale.md
     python benchmarks/fit_scale.py --cells 10000 --no-write
+    python benchmarks/fit_scale.py --cells 1000000 10000000 --device cuda   # writes results/fit_scale_cuda.md
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from peak_rss import reset, status_kib
 cb.settings.verbosity = 1
 h5ad, steps = sys.argv[1], int(sys.argv[2])
 backed = len(sys.argv) > 4 and sys.argv[4] == "backed"
+device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 adata = ad.read_h5ad(h5ad, backed="r") if backed else ad.read_h5ad(h5ad)
 # warm-up: a tiny fit and simulation load the libraries and torch's allocator, so that the peak below is
 # what the data add
@@ -56,7 +58,9 @@ cb.tl.fit(warm, "day", use_rep="X_pca", n_steps=3, progress=False, device="cpu",
 out = {"cells": adata.n_obs, "code": cb.__file__, "rep_mib": adata.obsm["X_pca"].nbytes / 2**20, "backed": backed}
 before = reset()
 start = time.perf_counter()
-model = cb.tl.fit(adata, "day", use_rep="X_pca", n_steps=steps, progress=False, device="cpu", rng=0)
+model = cb.tl.fit(adata, "day", use_rep="X_pca", n_steps=steps, progress=False, device=device, rng=0)
+if device != "cpu":
+    out["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
 out["fit_s"] = time.perf_counter() - start
 out["train_s"] = float(model.history.get("train_seconds", float("nan")))
 out["fit_peak_mib"] = (status_kib("VmHWM") - before) / 1024
@@ -90,8 +94,15 @@ def main(argv=None) -> None:
     parser.add_argument("--backed", action="store_true", help="also fit from the file opened with backed='r'")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="the cellbridge source tree to import (another checkout, to compare commits)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda: skipped, nothing written, without CUDA)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
+    if args.device != "cpu":
+        import torch
+
+        if not torch.cuda.is_available():
+            print("fit_scale: --device cuda requested but CUDA is not available; skipping (nothing written).")
+            return
     rows = []
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])}  # peak_rss
@@ -100,7 +111,7 @@ def main(argv=None) -> None:
             h5ad = Path(tmp) / f"cells{n}.h5ad"
             make_data(n).write_h5ad(h5ad)
             for mode in (["memory", "backed"] if args.backed else ["memory"]):
-                proc = subprocess.run([sys.executable, "-c", CHILD, str(h5ad), str(args.steps), str(args.code), mode],
+                proc = subprocess.run([sys.executable, "-c", CHILD, str(h5ad), str(args.steps), str(args.code), mode, args.device],
                                       capture_output=True, text=True, env=env)
                 line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
                 if proc.returncode != 0 or line is None:
@@ -112,7 +123,9 @@ def main(argv=None) -> None:
              "time per step incl. set-up | `simulate` 20k cells to the end |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['cells']:,} | {r['rep_mib']:.0f} MiB | {'backed' if r['backed'] else 'in memory'} | "
-                     f"{r['fit_peak_mib']:.0f} MiB | {r['fit_peak_mib'] / r['rep_mib']:.2f}x | "
+                     f"{r['fit_peak_mib']:.0f} MiB"
+                     + (f" (GPU {r['gpu_peak_mib']:.0f} MiB)" if "gpu_peak_mib" in r else "")
+                     + f" | {r['fit_peak_mib'] / r['rep_mib']:.2f}x | "
                      f"{1000 * r['fit_s'] / args.steps:.0f} ms | {r['simulate_s']:.1f} s |")
     print("\n".join(lines))
     if args.no_write:
@@ -120,9 +133,11 @@ def main(argv=None) -> None:
     cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "unknown CPU")
     command = "python benchmarks/fit_scale.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    RESULTS.write_text("\n".join(["# `cb.tl.fit` memory and time from 10^4 to 10^6 cells", "",
+    results = RESULTS if args.device == "cpu" else RESULTS.with_name(f"fit_scale_{args.device}.md")
+    results.write_text("\n".join(["# `cb.tl.fit` memory and time from 10^4 to 10^6 cells", "",
                                   f"`{command.strip()}` ({datetime.date.today().isoformat()}, {cpu}, "
-                                  f"{os.cpu_count()} logical cores, one thread, {args.steps} steps, 50-D, 5 time points).",
+                                  f"{os.cpu_count()} logical cores, one thread, {args.steps} steps, 50-D, 5 time points, "
+                                  f"device {args.device}).",
                                   "", *lines, ""]) + "\n")
 
 

@@ -290,10 +290,26 @@ class TorchcfmSide:
         self.ot_timer = Timer(device)
         self.emd_timer = Timer(device)
         self.draw_timer = Timer(device)
-        self.FM.ot_sampler.sample_plan = self.ot_timer.wrap(self.FM.ot_sampler.sample_plan)
+        self.FM.ot_sampler.sample_plan = self.ot_timer.wrap(self._fallbacks(self.FM.ot_sampler.sample_plan))
         self.FM.ot_sampler.ot_fn = self.emd_timer.wrap(self._counting(self.FM.ot_sampler.ot_fn))
         self.FM.ot_sampler.sample_map = self.draw_timer.wrap(self.FM.ot_sampler.sample_map)
         self.n_params = n_params([self.flow, self.score])
+
+    def _fallbacks(self, sample_plan):
+        """``sample_plan`` that counts torchcfm's fall-backs to the uniform plan (a plan that underflowed to 0:
+        those pairs are independent, not coupled)."""
+        import warnings
+
+        self.uniform_plans = 0
+
+        def counted(*a, **k):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                out = sample_plan(*a, **k)
+            self.uniform_plans += sum("reverting to uniform plan" in str(w.message) for w in caught)
+            return out
+
+        return counted
 
     def _counting(self, ot_fn):
         """``ot_fn`` that counts its calls and the warnings POT raises (Sinkhorn: not converged)."""
@@ -356,9 +372,13 @@ class TorchcfmSide:
         assert math.isfinite(float(loss.detach()))
 
     def finish(self):
-        note = ""
+        notes = []
         if self.ot_warned:
-            note = f"POT warned (Sinkhorn not converged) on {self.ot_warned} of {self.ot_calls} plans"
+            notes.append(f"POT warned (solver not converged) on {self.ot_warned} of {self.ot_calls} plans")
+        if self.uniform_plans:
+            notes.append(f"{self.uniform_plans} of {self.ot_calls} plans underflowed to 0 and torchcfm fell back to "
+                         "the uniform plan (independent pairs: not the entropic coupling)")
+        note = "; ".join(notes)
         return Measurement(step_s=statistics.median(self.times), ot_share=sum(self.ot) / sum(self.times),
                            ot_s=statistics.median(self.ot), steps_timed=self.per_repeat * self.repeats,
                            repeats=self.repeats, note=note,
@@ -428,7 +448,7 @@ class CellbridgeSide:
         self.cfg = SF2MConfig(**kwargs)
         self.dropped = dropped
         shown = {k: v for k, v in kwargs.items() if k not in ("sigma", "batch_size")}
-        for k in ("ot_tol", "ot_max_iter", "ot_eps_rel", "t_clip"):
+        for k in ("ot_tol", "ot_max_iter", "ot_eps_rel", "ot_max_plan", "t_clip"):
             if hasattr(self.cfg, k) and k not in shown:
                 shown[k] = getattr(self.cfg, k)
         CB_CONFIG["desc"] = "SF2MConfig(sigma, batch_size, " + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
