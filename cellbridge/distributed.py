@@ -8,10 +8,12 @@ the trainer's own parameter list, so that a method's stages (DSBM trains one net
 terms' networks and its checkpoints keep their names and need no wrapper.
 
 With ``N`` processes a step averages ``N`` minibatches: the effective batch is ``N x batch_size`` at the
-same learning rate (the gradient's mean is unchanged, its noise divided by ``N``). ``n_steps`` steps then
+same learning rate (the gradient's mean is unchanged, its variance divided by ``N``). ``n_steps`` steps then
 see ``N`` times the samples; to see as many as one process does, divide ``n_steps`` by ``N``. The learning
-rate is not scaled: the default ``lr`` is already at the edge of stability for these regression losses
-(``benchmarks/results/defaults.md``), and a larger batch lowers the noise, not the curvature.
+rate is not scaled: Adam's update is normalised by the gradient's running second moment, so its size does
+not grow with the batch the way SGD's does (the linear scaling rule of large-batch SGD does not carry over),
+and the averaged gradient has the mean of one process's with ``1 / N`` of its variance. Raise ``lr`` by hand
+only with a shorter run, and check the loss history.
 
 Two ways in:
 
