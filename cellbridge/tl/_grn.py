@@ -169,8 +169,10 @@ def grn(
     adata.uns[key_added] = {"edges": edges, "params": h5ad_safe(params),
                             "n_cells_per_group": h5ad_safe({str(k): v for k, v in net.readout.n_cells.items()})}
     added.append(f"uns['{key_added}'] (edges: {len(edges)} rows in {len(edges['group'].cat.categories)} group(s), params)")
+    group_kinds = sorted({k for g, k in net.readout.score_kind.items() if g != ALL_CELLS})
+    kinds = score_kind + (f"; groups: {', '.join(group_kinds)}" if group_kinds else "")
     source = ("OT-matched velocities" if model is None else
-              f"the {net.network} {'NGM' if net.ngm else 'network'} ({score_kind})")
+              f"the {net.network} {'NGM' if net.ngm else 'network'} ({kinds})")
     logger.info(f"read a network of {int(net.regulators.sum())} regulators x {int(net.targets.sum())} targets from "
                 f"{source}; added " + " and ".join(added))
     return edges
