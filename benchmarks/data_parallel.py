@@ -26,10 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import shlex
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -91,9 +88,9 @@ def main(argv=None) -> None:
     print("\n".join(lines))
     if args.no_write:
         return
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "unknown CPU")
-    command = "python benchmarks/data_parallel.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    from machine import command_line, cpu_model
+
+    cpu, command = cpu_model(), command_line("data_parallel.py", argv)
     results = RESULTS if args.device == "cpu" else RESULTS.with_name(f"data_parallel_{args.device}.md")
     results.write_text("\n".join([
         f"# Data-parallel training on {args.device} (`devices=N`, {'gloo' if args.device == 'cpu' else 'NCCL'})", "",

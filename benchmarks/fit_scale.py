@@ -24,7 +24,6 @@ import argparse
 import datetime
 import json
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -130,9 +129,9 @@ def main(argv=None) -> None:
     print("\n".join(lines))
     if args.no_write:
         return
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "unknown CPU")
-    command = "python benchmarks/fit_scale.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    from machine import command_line, cpu_model
+
+    cpu, command = cpu_model(), command_line("fit_scale.py", argv)
     results = RESULTS if args.device == "cpu" else RESULTS.with_name(f"fit_scale_{args.device}.md")
     results.write_text("\n".join(["# `cb.tl.fit` memory and time from 10^4 to 10^6 cells", "",
                                   f"`{command.strip()}` ({datetime.date.today().isoformat()}, {cpu}, "

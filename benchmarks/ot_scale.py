@@ -26,10 +26,7 @@ import argparse
 import datetime
 import math
 import os
-import shlex
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -115,9 +112,9 @@ def main(argv=None) -> None:
     print("\n".join(brows))
     if args.no_write:
         return
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines() if ln.startswith("Model name")), "unknown CPU")
-    command = "python benchmarks/ot_scale.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    from machine import command_line, cpu_model
+
+    cpu, command = cpu_model(), command_line("ot_scale.py", argv)
     RESULTS.write_text("\n".join([
         "# OT at large batches: one plan per interval or several", "",
         f"`{command.strip()}` ({datetime.date.today().isoformat()}, {cpu}, {os.cpu_count()} logical cores, one "
