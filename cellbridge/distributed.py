@@ -30,7 +30,6 @@ draw of the fit's generator and ``r``.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
-from ._logging import logger
+from ._logging import logger, verbosity
 
 if TYPE_CHECKING:
     from .methods.base import Trainer
@@ -91,6 +90,14 @@ class DataParallel:
         seed = int(torch.randint(2**31 - 1, (1,), generator=trainer.generator, device=trainer.generator.device))
         trainer.generator.manual_seed(seed * 65_537 + self.rank)
         trainer.data_parallel = self
+
+    def gather(self, obj) -> list:
+        """``obj`` of every rank, in rank order (on every rank)."""
+        import torch.distributed as dist
+
+        out = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
 
     def average(self, networks: Sequence[torch.nn.Module], losses: torch.Tensor) -> torch.Tensor:
         """Replace the gradients of ``networks`` by their mean over the ranks and return the mean of
@@ -165,7 +172,8 @@ def spawn_fit(x: np.ndarray, t: np.ndarray, devices: list[torch.device], fit_kwa
                     f"{', '.join(str(d) for d in devices)}")
         try:
             mp.spawn(_worker, args=(len(devices), str(Path(tmp) / "rendezvous"), backend, devices, x_shared,
-                                    t_shared, fit_kwargs, str(Path(tmp) / "model")), nprocs=len(devices), join=True)
+                                    t_shared, fit_kwargs, str(Path(tmp) / "model"), verbosity()),
+                     nprocs=len(devices), join=True)
         except mp.ProcessRaisedException as err:
             raise RuntimeError(f"a data-parallel training process failed:\n{err}") from None
         except mp.ProcessExitedException as err:
@@ -175,13 +183,14 @@ def spawn_fit(x: np.ndarray, t: np.ndarray, devices: list[torch.device], fit_kwa
 
 
 def _worker(rank: int, world_size: int, rendezvous: str, backend: str, devices: list[torch.device],
-            x: torch.Tensor, t: torch.Tensor, fit_kwargs: dict, out: str) -> None:
+            x: torch.Tensor, t: torch.Tensor, fit_kwargs: dict, out: str, level: int) -> None:
     import torch.distributed as dist
 
+    from ._settings import settings
     from .model import CellBridgeModel
 
-    if rank:
-        logger.setLevel(max(logger.level, logging.WARNING))  # one report: rank 0's
+    # the parent's verbosity on rank 0 (a fresh process starts at the default); one report: rank 0's
+    settings.verbosity = level if rank == 0 else min(level, 1)
     dist.init_process_group(backend, init_method=f"file://{rendezvous}", rank=rank, world_size=world_size)
     try:
         if devices[rank].type == "cuda":

@@ -308,7 +308,10 @@ class CellBridgeModel:
             Write a checkpoint of the whole training state to ``checkpoint_dir`` every ``checkpoint_every``
             steps (default 200) and at the end, atomically. Calling the same fit again with the same folder
             resumes from it, and ends with the same model, bit for bit on the CPU, as a run never interrupted;
-            a checkpoint of another fit (other data, settings or seed) is refused. Needs a seed (``rng``).
+            a checkpoint of another fit (other data, settings or seed) is refused. Needs a seed (``rng``). A
+            data-parallel fit (``devices``) checkpoints too: rank 0 writes every rank's generator beside the
+            shared networks, and the same call with the same number of processes resumes (the folder must be
+            visible to every process: on several nodes, a shared file system).
         growth
             Learn unbalanced dynamics: a growth rate network ``g(t, x)`` (log-mass per time unit) trained
             jointly with the method's networks, which are then fitted on source-relaxed couplings
@@ -389,6 +392,8 @@ class CellBridgeModel:
         x_train = norm.x_to_float32(x)
         terms, term_record = _growth_terms(growth, population_size, growth_prior, growth_tau, growth_weight, t, norm)
         _velocity_term(velocity_matching, velocity_n_sub, method, cfg, terms, term_record)
+        data_parallel = DataParallel.from_group() if parallel == GROUP else None
+        n_processes = len(parallel) if isinstance(parallel, list) else getattr(data_parallel, "world_size", 1)
         checkpoint = None
         if checkpoint_dir is not None:
             if rng is None:
@@ -396,17 +401,16 @@ class CellBridgeModel:
             every = DEFAULT_CHECKPOINT_EVERY if checkpoint_every is None else checkpoint_every
             checkpoint = Checkpointer(checkpoint_dir, every, fingerprint(
                 method, cfg.to_dict(), float(sigma), x_train, t, _rng_identity(rng),
-                {k: _option_identity(v) for k, v in sorted(options.items())}, str(resolve_device(device)),
+                {k: _option_identity(v) for k, v in sorted(options.items())},
+                # the ranks of a data-parallel fit share one checkpoint (written by rank 0) across their devices
+                str(resolve_device(device)) if n_processes == 1 else resolve_device(device).type,
+                *([f"{n_processes} processes"] if n_processes > 1 else []),
                 *([term_record] if term_record else []),
                 *([np.asarray(terms["growth"]["rates"], dtype=np.float64)] if "growth" in terms else [])))
         elif checkpoint_every is not None:
             raise ValueError("checkpoint_every needs checkpoint_dir")
-        if parallel is not None and checkpoint is not None:
-            raise ValueError("checkpoints of a data-parallel fit (devices=) are not supported yet: fit in one process "
-                             "to checkpoint")
         if isinstance(parallel, list):  # settings checked here, once: now train in len(parallel) processes
             return spawn_fit(x, t, parallel, call)
-        data_parallel = DataParallel.from_group() if parallel == GROUP else None
         if num_threads is None and resolve_device(device).type == "cpu":
             num_threads = auto_num_threads(method_cls.work_per_step(cfg, x.shape[1], len(np.unique(t)) - 1))
             if data_parallel is not None:  # the ranks share this machine's cores

@@ -364,7 +364,7 @@ class Trainer:
 
     # -- checkpoints --------------------------------------------------------------------------------------
     def _save_checkpoint(self, checkpoint: "Checkpointer", stage: Stage | None, step: int, finished: bool = False) -> None:
-        checkpoint.save({
+        state = {
             "position": {"stage": -1 if stage is None else stage.index, "step": step, "finished": finished},
             "modules": {name: m.state_dict() for name, m in self.modules().items()},
             "generator": self.generator.get_state(),
@@ -372,7 +372,14 @@ class Trainer:
             "scheduler": None if stage is None or stage.scheduler is None else stage.scheduler.state_dict(),
             "log": self.loss_log.buffer[:self.loss_log.n_done].cpu(),
             "extra": self.extra_state(),
-        })
+        }
+        if self.data_parallel is not None:
+            # the networks and optimiser are the same on every rank; the generators (and a reused plan) are not
+            ranks = self.data_parallel.gather({"generator": state["generator"], "extra": state["extra"]})
+            if not self.data_parallel.is_main:
+                return
+            state["ranks"] = ranks
+        checkpoint.save(state)
 
     def _restore_checkpoint(self, state: dict) -> None:
         modules = self.modules()
@@ -380,8 +387,15 @@ class Trainer:
             raise ValueError(f"the checkpoint holds networks {sorted(state['modules'])}, this trainer {sorted(modules)}")
         for name, module in modules.items():
             module.load_state_dict(state["modules"][name])
-        self.generator.set_state(state["generator"])
-        self.load_extra_state(state["extra"])
+        own = state
+        if self.data_parallel is not None:
+            ranks = state.get("ranks") or []
+            if len(ranks) != self.data_parallel.world_size:
+                raise ValueError(f"the checkpoint holds {len(ranks)} ranks' states, this fit runs "
+                                 f"{self.data_parallel.world_size} processes")
+            own = ranks[self.data_parallel.rank]
+        self.generator.set_state(own["generator"])
+        self.load_extra_state(own["extra"])
 
     def train(self, progress: bool = True, checkpoint: "Checkpointer | None" = None) -> dict:
         """Run the remaining stages with a progress bar; return the loss history (with ``train_seconds``).

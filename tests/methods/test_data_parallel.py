@@ -1,12 +1,17 @@
 """Data-parallel training over processes (cellbridge.distributed): gloo on the CPU, NCCL on GPUs."""
 
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import cellbridge as cb
 from cellbridge.model import CellBridgeModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -62,11 +67,60 @@ def test_bad_devices_are_refused_before_training(small_course, devices, error):
         CellBridgeModel.fit(x, t, n_steps=5, device="cpu", progress=False, devices=devices)
 
 
-def test_data_parallel_checkpoints_are_refused(small_course, tmp_path):
+KILL_SCRIPT = """
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from gaussian_bridge import training_cells
+import cellbridge as cb
+from cellbridge.model import CellBridgeModel
+cb.settings.verbosity = "info"
+x, t = training_cells(np.random.default_rng(3), 500)
+model = CellBridgeModel.fit(x, t, sigma=1.0, n_steps=400, batch_size=64, ot_reuse=2, device="cpu", rng=5,
+                            progress=False, devices=2, checkpoint_dir=sys.argv[1], checkpoint_every=25)
+model.save(sys.argv[2])
+"""
+
+
+def _fit_in_subprocess(ckpt: Path, out: Path, *, kill_at_first_checkpoint: bool = False) -> str:
+    """Run the 2-process fit of KILL_SCRIPT; its log (stderr). Killed: launcher and ranks, by SIGKILL."""
+    script = KILL_SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", script, str(ckpt), str(out)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    if not kill_at_first_checkpoint:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+        return err
+    try:
+        deadline = time.time() + 300
+        while not (ckpt / "checkpoint.pt").is_file() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the fit ended before it was killed"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    return ""
+
+
+@pytest.mark.slow
+def test_killed_data_parallel_fit_resumes_to_the_uninterrupted_model(tmp_path):
+    _fit_in_subprocess(tmp_path / "ckpt", tmp_path / "never", kill_at_first_checkpoint=True)
+    assert not (tmp_path / "never").exists()
+    log = _fit_in_subprocess(tmp_path / "ckpt", tmp_path / "resumed")
+    assert "resuming from the checkpoint" in log, log[-2000:]
+    assert "resuming" not in _fit_in_subprocess(tmp_path / "fresh", tmp_path / "uninterrupted")
+    resumed, uninterrupted = cb.load(tmp_path / "resumed"), cb.load(tmp_path / "uninterrupted")
+    for name in resumed.networks:
+        assert torch.equal(torch.cat([p.reshape(-1) for p in resumed.networks[name].parameters()]),
+                           torch.cat([p.reshape(-1) for p in uninterrupted.networks[name].parameters()]))
+
+
+def test_a_checkpoint_of_another_number_of_processes_is_refused(small_course, tmp_path):
     x, t = small_course
-    with pytest.raises(ValueError, match="checkpoints of a data-parallel fit"):
-        CellBridgeModel.fit(x, t, n_steps=5, device="cpu", progress=False, devices=2, checkpoint_dir=tmp_path)
-    assert not any(tmp_path.iterdir())
+    kw = dict(sigma=1.0, n_steps=10, batch_size=32, device="cpu", progress=False, rng=0, checkpoint_dir=tmp_path)
+    CellBridgeModel.fit(x, t, devices=2, **kw)
+    with pytest.raises(ValueError, match="different fit"):
+        CellBridgeModel.fit(x, t, **kw)
 
 
 @pytest.mark.gpu
