@@ -470,7 +470,13 @@ class CellBridgeModel:
         return drift
 
     # -- dynamics -----------------------------------------------------------------------------------------
-    def _check_direction(self, direction: str, stochastic: bool) -> None:
+    def check_simulable(self, direction: str = "forward", stochastic: bool = True) -> None:
+        """Raise ValueError, saying what is missing, when this model cannot simulate ``direction`` by its SDE
+        (``stochastic=True``) or by the probability-flow ODE (which needs both directions' networks).
+
+        Tools that simulate (:func:`cellbridge.tl.fates`, :func:`cellbridge.tl.velocity`, ...) call it before
+        any work.
+        """
         if direction not in ("forward", "backward"):
             raise ValueError(f"direction must be 'forward' or 'backward', not {direction!r}")
         needed = (direction,) if stochastic else ("forward", "backward")
@@ -482,7 +488,7 @@ class CellBridgeModel:
 
     def _normalized_drift(self, stochastic: bool, direction: str = "forward"):
         """Drift in the direction of travel, in normalised coordinates (see :meth:`Method.drift`)."""
-        self._check_direction(direction, stochastic)
+        self.check_simulable(direction, stochastic)
         sigma = self.normalization.sigma_to(self.sigma)
         return self.method_class.drift(self.networks, sigma, stochastic=stochastic, direction=direction)
 
@@ -604,7 +610,7 @@ class CellBridgeModel:
         if not np.isfinite(x0).all():
             raise ValueError(f"x0 holds NaN or infinite values in {int((~np.isfinite(x0)).any(axis=1).sum())} of "
                              f"{len(x0)} cells")
-        self._check_direction(direction, stochastic)
+        self.check_simulable(direction, stochastic)
         try:
             t_eval = np.asarray(t_eval, dtype=np.float64)
         except (TypeError, ValueError):

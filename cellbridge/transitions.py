@@ -83,7 +83,7 @@ def check_settings(model, dt, n_neighbors, n_sims, stochastic, rng, batch_size, 
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {progress!r}")
     try:
-        model._check_direction("forward", bool(stochastic))
+        model.check_simulable("forward", bool(stochastic))
     except ValueError as err:
         raise ValueError(f"stochastic={bool(stochastic)}: {err}") from None
     return float(dt)

@@ -99,7 +99,7 @@ def _check_in_model(model: CellBridgeModel, t: float, name: str) -> None:
 
 def _check_direction(model: CellBridgeModel, direction: str, stochastic: bool) -> None:
     try:
-        model._check_direction(direction, bool(stochastic))
+        model.check_simulable(direction, bool(stochastic))
     except ValueError as err:
         raise ValueError(f"stochastic={bool(stochastic)}, direction={direction!r}: {err}") from None
 

@@ -119,7 +119,7 @@ def velocity(
     x, times, time_key, use_rep = model_course(adata, model, time_key, use_rep)
     stochastic = kind == "sde"
     try:
-        model._check_direction("forward", stochastic)
+        model.check_simulable("forward", stochastic)
     except ValueError as err:
         raise ValueError(f"kind={kind!r}: {err}") from None
 

@@ -136,6 +136,14 @@ def test_one_iteration_trains_one_direction(course):
         cb.tl.simulate(adata, model)
     with pytest.raises(ValueError, match="never trained"):
         model.simulate(_obs(adata, 0.0), [0.0, 1.0], stochastic=False)
+    # the same answer before any work, for tools that simulate
+    model.check_simulable("backward")
+    with pytest.raises(ValueError, match="simulating forward needs the forward network"):
+        model.check_simulable("forward")
+    with pytest.raises(ValueError, match="probability-flow ODE needs the forward network"):
+        model.check_simulable("backward", stochastic=False)
+    with pytest.raises(ValueError, match="direction must be"):
+        model.check_simulable("sideways")
 
 
 def test_sf2m_models_simulate_backward(course):
