@@ -19,7 +19,8 @@ Two ways in:
 
 * :func:`spawn_fit` (``cb.tl.fit(..., devices=N)``): starts ``N`` processes with
   :func:`torch.multiprocessing.spawn` (so it works from a notebook), NCCL on CUDA devices and gloo on the
-  CPU, and returns rank 0's model;
+  CPU, and returns rank 0's model. In a script, call it under ``if __name__ == "__main__":``: a spawned
+  process imports the script's main module again (Python's rule for the spawn start method);
 * ``devices="group"`` inside a process group that is already initialised, as ``torchrun`` makes for
   ``cellbridge fit`` (multi-node through its rendezvous): every rank returns the same model.
 
