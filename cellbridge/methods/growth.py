@@ -94,10 +94,14 @@ class GrowthTerm(Term):
         if coupling is None or coupling.method != "entropic":
             raise ValueError("growth needs the entropic coupling (ot_method='entropic'): the unbalanced plans are "
                              "entropic")
-        if rates is not None and getattr(trainer, "val_sampler", None) is not None:
-            raise ValueError("growth priors (growth_prior) cannot be combined with a validation split (val_fraction)")
         self.trainer, self.tau, self.weight = trainer, float(tau), float(weight)
         self.sampler = trainer.sampler
+        val_sampler = getattr(trainer, "val_sampler", None)
+        if val_sampler is not None:  # held-out cells keep their own prior masses, in their own coupling
+            held_out = np.asarray(trainer.val_mask, dtype=bool)
+            val_sampler.set_masses(None if rates is None else np.asarray(rates)[held_out], population)
+            rates = None if rates is None else np.asarray(rates)[~held_out]
+            trainer.val_coupling = dataclasses.replace(coupling, tau=self.tau, marginals=val_sampler.marginals, reuse=1)
         self.sampler.set_masses(rates, population)
         self.coupling = dataclasses.replace(coupling, tau=self.tau, marginals=self.sampler.marginals, reuse=1)
         self.method_coupling = dataclasses.replace(coupling, tau=self.tau, marginals=self.sampler.marginals)

@@ -216,6 +216,11 @@ class SF2MTrainer(Trainer):
         The :class:`cellbridge.ot.MinibatchCoupling` of the training minibatches.
     sampler, val_sampler
         Training and validation cells (:class:`cellbridge.methods.IntervalSampler`; no validation: None).
+    val_mask
+        Which of the cells given were held out for validation (boolean, all False without a split).
+    val_coupling
+        The coupling of the validation minibatches when it differs from ``coupling`` (a term that weighs
+        cells sets it, e.g. growth with prior rates: the validation cells' own masses); None: ``coupling``.
     """
 
     label = "[SF]2M"
@@ -229,6 +234,8 @@ class SF2MTrainer(Trainer):
         # accept tensors on any device as well as arrays: the split and sampler work from host copies
         x, t = host_arrays(x, t)
         val_mask = split_validation(t, config.val_fraction, np_rng)
+        self.val_mask = val_mask
+        self.val_coupling = None
         train_cells = (x, t) if not val_mask.any() else (x[~val_mask], t[~val_mask])  # no copy without a split
         self.sampler = IntervalSampler(*train_cells, self.device)
         self.val_sampler = None
@@ -265,14 +272,18 @@ class SF2MTrainer(Trainer):
         only the pairs are redrawn.
         """
         B = self.config.batch_size
-        return self.coupling.pairs(lambda: sampler.sample(B, generator), sampler.t1 - sampler.t0, B, generator,
-                                   stream=sampler if reuse > 1 else None)
+        return self._coupling_for(sampler).pairs(lambda: sampler.sample(B, generator), sampler.t1 - sampler.t0, B,
+                                                 generator, stream=sampler if reuse > 1 else None)
+
+    def _coupling_for(self, sampler: IntervalSampler) -> MinibatchCoupling:
+        return self.val_coupling if sampler is self.val_sampler and self.val_coupling is not None else self.coupling
 
     def coupled_chains(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int = 1) -> torch.Tensor:
         """Trajectories ``(K, batch_size, d)`` through all ``K`` time points, drawn from chained OT plans."""
         B = self.config.batch_size
-        return self.coupling.chains(lambda: sampler.sample_time_points(B, generator), sampler.t1 - sampler.t0, B,
-                                    generator, stream=sampler if reuse > 1 else None)
+        return self._coupling_for(sampler).chains(lambda: sampler.sample_time_points(B, generator),
+                                                  sampler.t1 - sampler.t0, B, generator,
+                                                  stream=sampler if reuse > 1 else None)
 
     # -- losses -------------------------------------------------------------------------------------------
     def _spline_losses(self, sampler: IntervalSampler, generator: torch.Generator, reuse: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -161,3 +161,26 @@ def test_save_load_and_h5ad_round_trip(tmp_path):
     old = CellBridgeModel.fit(x, t, **{**FIT, "n_steps": 20})
     old.save(tmp_path / "old")
     assert not cb.load(tmp_path / "old").has_growth
+
+
+def test_prior_rates_reach_the_validation_cells_and_their_own_coupling(data):
+    # with a validation split each side keeps its own cells' prior masses, and validation plans are solved
+    # in a coupling of their own (the growth loss reads the training step's plans, never validation's)
+    from cellbridge.methods.sf2m import SF2MConfig, SF2MTrainer
+
+    x, t = data
+    rates = 0.5 * x[:, 0]  # a prior that differs between the clusters
+    trainer = SF2MTrainer(x, t, SF2MConfig(sigma=0.5, batch_size=32, val_fraction=0.25, n_steps=5), rng=0)
+    trainer.attach_terms({"growth": {"rates": rates}})
+    held_out = trainer.val_mask
+    assert 0 < held_out.sum() < len(t)
+    for sampler, cells in ((trainer.sampler, ~held_out), (trainer.val_sampler, held_out)):
+        x0, _ = sampler.sample(32)
+        a, _ = sampler.marginals()
+        # a source cell's mass: its interval's share exp(rate Delta) / sum, Delta = 1; the rate read from its state
+        expected = np.exp(0.5 * x0[..., 0].double().numpy())
+        np.testing.assert_allclose(a.double().numpy(), expected / expected.sum(1, keepdims=True), rtol=1e-5)
+        assert np.isin(x0[..., 0].numpy(), x[cells, 0].astype(np.float32)).all()
+    assert np.isfinite(trainer.validation_loss())
+    model = CellBridgeModel.fit(x, t, growth=True, growth_prior=rates, val_fraction=0.25, val_every=50, **FIT)
+    assert np.isfinite(model.history["val_loss"]).all() and len(model.history["val_loss"]) == FIT["n_steps"] // 50
