@@ -97,6 +97,11 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--devices", type=int, default=None, metavar="N",
                      help="spawn N data-parallel processes (not under torchrun, which sets the processes itself)")
     fit.add_argument("--num-threads", type=int, default=None, help="torch CPU threads per process (default: chosen)")
+    fit.add_argument("--checkpoint-dir", type=Path, default=None, metavar="DIR",
+                     help="checkpoint the training state here; the same command again resumes from it (on a "
+                          "cluster: after a preemption)")
+    fit.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
+                     help="steps between checkpoints (default: cellbridge.tl.fit's)")
     fit.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                      help="any other argument of cellbridge.tl.fit, VALUE read as JSON when it parses (e.g. "
                           "--option growth=true --option hidden_dims=[128,128]); repeatable")
@@ -301,7 +306,8 @@ def _fit(args: argparse.Namespace) -> int:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
         return fail(f"{out} exists and is not empty; pass --overwrite to replace it")
     for flag, value in (("--n-steps", args.n_steps), ("--batch-size", args.batch_size),
-                        ("--devices", args.devices), ("--num-threads", args.num_threads)):
+                        ("--devices", args.devices), ("--num-threads", args.num_threads),
+                        ("--checkpoint-every", args.checkpoint_every)):
         if value is not None and value < 1:
             return fail(f"{flag} must be positive, got {value}")
     try:
@@ -321,7 +327,8 @@ def _fit(args: argparse.Namespace) -> int:
                        n_steps=args.n_steps, batch_size=args.batch_size, lr=args.lr,
                        device=args.device if group_device is None else group_device, num_threads=args.num_threads,
                        rng=args.seed, progress=not args.no_progress and rank == 0,
-                       devices="group" if group_device is not None else args.devices, **options)
+                       devices="group" if group_device is not None else args.devices,
+                       checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, **options)
         if rank == 0:
             model.save(out, overwrite=args.overwrite)
             world = dist.get_world_size() if group_device is not None else (args.devices or 1)

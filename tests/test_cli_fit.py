@@ -57,10 +57,21 @@ def test_fit_under_torchrun_is_the_data_parallel_fit(h5ad, tmp_path):
     assert np.isfinite(model.simulate(adata.obsm["X_pca"][:20], [0.0, 4.0], rng=0)).all()
 
 
+def test_fit_checkpoints_and_a_second_run_resumes(h5ad, tmp_path, capsys):
+    _, path = h5ad
+    args = ["fit", str(path), *FIT, "--checkpoint-dir", str(tmp_path / "ckpt"), "--checkpoint-every", "10"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()
+    # the finished checkpoint: a second run resumes from it and writes the same model without training
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    assert torch.equal(_weights(cb.load(tmp_path / "a")), _weights(cb.load(tmp_path / "b")))
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--option", "hidden_dims"], "KEY=VALUE"),
     (["--option", "no_such_setting=1"], "no_such_setting"),
     (["--n-steps", "0"], "--n-steps must be positive"),
+    (["--checkpoint-every", "5"], "checkpoint_every needs checkpoint_dir"),
 ])
 def test_fit_refuses_bad_arguments(h5ad, tmp_path, capsys, extra, message):
     _, path = h5ad
