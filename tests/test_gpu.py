@@ -58,3 +58,38 @@ def test_dense_metrics_on_cuda_match_numpy():
     x, y = r.normal(size=(1500, 10)), r.normal(size=(1200, 10)) + 0.2
     assert mmd_rbf(x, y, device="cuda") == pytest.approx(mmd_rbf(x, y), rel=1e-7)
     assert energy_distance(x, y, device="cuda") == pytest.approx(energy_distance(x, y), rel=1e-7)
+
+
+def test_split_plans_keep_a_large_batch_step_on_the_device():
+    """Batch 4096 coupled as plans of at most 1024 cells (ot_max_plan): still no device-to-host copy."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(5000, 5)) + k for k in range(3)]).astype(np.float32)
+    t = np.repeat(np.arange(3, dtype=float), 5000)
+    tr = SF2MTrainer(x, t, SF2MConfig(sigma=0.5, batch_size=4096, ot_max_plan=1024), device="cuda", rng=0)
+    tr.step()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        losses = tr.step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert bool(torch.isfinite(losses).all())
+
+
+def test_data_parallel_over_a_one_rank_nccl_group(tmp_path):
+    """The NCCL all-reduce path of devices='group' on one GPU: a one-rank group averages nothing, so the fit
+    equals the one-process fit on the same device (same seed), up to the rank's own minibatch generator."""
+    import torch.distributed as dist
+
+    from cellbridge.model import CellBridgeModel
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(500, 5)) + k for k in range(3)]).astype(np.float32)
+    t = np.repeat(np.arange(3, dtype=float), 500)
+    dist.init_process_group("nccl", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1)
+    try:
+        a = CellBridgeModel.fit(x, t, n_steps=50, device="cuda", rng=0, progress=False, devices="group")
+        b = CellBridgeModel.fit(x, t, n_steps=50, device="cuda", rng=0, progress=False, devices="group")
+    finally:
+        dist.destroy_process_group()
+    assert np.isfinite(a.history["loss"]).all()
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-4)
