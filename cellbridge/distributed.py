@@ -197,7 +197,8 @@ def _worker(rank: int, world_size: int, rendezvous: str, backend: str, devices: 
         if devices[rank].type == "cuda":
             torch.cuda.set_device(devices[rank])
         model = CellBridgeModel.fit(x.numpy(), t.numpy(), device=devices[rank], devices=GROUP, **fit_kwargs)
-        if rank == 0:
+        if rank == 0:  # to the parent through a temporary folder: no "saved model" line for the user
+            settings.verbosity = min(level, 1)
             model.save(out)
     finally:
         dist.destroy_process_group()
