@@ -48,21 +48,24 @@ DEFAULT_SIMULATION_BATCH = 65536
 _FORMAT_VERSION = 2
 
 
-#: cells per block of the float64 passes over the representation (mean, spread, normalisation): a block's
-#: temporaries stay a few MB however many cells there are
+#: the float64 passes over the representation (mean, spread, normalisation) go by blocks of at most
+#: CHUNK_BYTES of float64 values and at most CHUNK_CELLS cells: a block's temporaries (two or three of them)
+#: stay a few MB however many cells and dimensions there are
+CHUNK_BYTES = 4 * 2**20
 CHUNK_CELLS = 65536
 
 
-def _blocks(n: int):
-    return (slice(k, min(k + CHUNK_CELLS, n)) for k in range(0, n, CHUNK_CELLS))
+def _blocks(n: int, dim: int = 1):
+    size = max(1, min(CHUNK_CELLS, CHUNK_BYTES // (8 * max(1, dim))))
+    return (slice(k, min(k + size, n)) for k in range(0, n, size))
 
 
 def column_moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance of each column, in float64, by blocks of :data:`CHUNK_CELLS` cells (two passes:
+    """Mean and variance of each column, in float64, by blocks of cells (:data:`CHUNK_BYTES`; two passes:
     the mean first, then the squared deviations from it, as :func:`numpy.var`), without a float64 copy."""
-    n = len(x)
-    mean = sum(np.asarray(x[b], dtype=np.float64).sum(axis=0) for b in _blocks(n)) / n
-    var = sum(np.square(np.asarray(x[b], dtype=np.float64) - mean).sum(axis=0) for b in _blocks(n)) / n
+    n, d = len(x), (x.shape[1] if np.ndim(x) > 1 else 1)
+    mean = sum(np.asarray(x[b], dtype=np.float64).sum(axis=0) for b in _blocks(n, d)) / n
+    var = sum(np.square(np.asarray(x[b], dtype=np.float64) - mean).sum(axis=0) for b in _blocks(n, d)) / n
     return mean, var
 
 
@@ -133,7 +136,7 @@ class Normalization:
     def x_to_float32(self, x: np.ndarray) -> np.ndarray:
         """``x_to`` of every cell as a new float32 array, computed in float64 by blocks (no float64 copy)."""
         out = np.empty(x.shape, dtype=np.float32)
-        for b in _blocks(len(x)):
+        for b in _blocks(len(x), x.shape[1] if x.ndim > 1 else 1):
             out[b] = self.x_to(np.asarray(x[b], dtype=np.float64))
         return out
 
