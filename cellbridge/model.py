@@ -392,6 +392,7 @@ class CellBridgeModel:
             logger.info(f"batch_size={cfg.batch_size} exceeds the largest time point ({largest} cells): using "
                         f"batch_size={largest}")
             cfg.batch_size = largest
+            call["batch_size"] = largest  # the processes of a data-parallel fit start from the lowered value
         x_train = norm.x_to_float32(x)
         terms, term_record = _growth_terms(growth, population_size, growth_prior, growth_tau, growth_weight, t, norm)
         _velocity_term(velocity_matching, velocity_n_sub, method, cfg, terms, term_record)
