@@ -36,11 +36,11 @@ NAMESPACES: list[tuple[str, str]] = [
 ]
 
 #: modules documented beside a namespace although it does not re-export them (their public names that the
-#: namespaces above do not already document): the model's defaults (``default_sigma``, ...) and the helpers
+#: namespaces above do not already document): the model, its normalisation and default sigma, and the helpers
 #: that read a time course from an AnnData. The top level takes only these (its other modules are
 #: namespaces of their own, or the command line); a subpackage also takes its submodules with ``__all__``.
 EXTRA_MODULES: dict[str, list[str]] = {
-    "cellbridge": ["cellbridge.model", "cellbridge.timecourse", "cellbridge.time_labels"],
+    "cellbridge": ["cellbridge.model", "cellbridge.normalization", "cellbridge.timecourse", "cellbridge.time_labels"],
 }
 
 

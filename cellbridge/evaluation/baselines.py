@@ -46,7 +46,7 @@ __all__ = [
 
 #: entropic regularisation of the entropic baselines, relative to the mean squared distance between the two
 #: snapshots: about the Schrodinger-bridge value of cellbridge's default sigma in 5 PCA dimensions
-#: (``eps = 2 sigma^2 Delta ~ mean cost / (16 d)``, :func:`cellbridge.model.default_sigma`)
+#: (``eps = 2 sigma^2 Delta ~ mean cost / (16 d)``, :func:`cellbridge.normalization.default_sigma`)
 DEFAULT_EPS_REL = 0.0125
 
 #: Cells per side above which the pairing baselines subsample (exact OT is cubic in the cell count).

@@ -36,7 +36,8 @@ from ._common import LossLog, make_optimizer
 
 if TYPE_CHECKING:
     from ..distributed import DataParallel
-    from ..model import CellBridgeModel, Normalization
+    from ..model import CellBridgeModel
+    from ..normalization import Normalization
     from .checkpoint import Checkpointer
 
 __all__ = ["FitContext", "Method", "MethodConfig", "Stage", "Term", "Trainer", "TrainResult", "available_methods",

@@ -68,7 +68,7 @@ def fit(
     sigma
         Diffusion coefficient of the reference process, in representation units per square root of the time
         unit. None picks ``0.25 * spread / sqrt(median interval)`` (see
-        :func:`cellbridge.model.default_sigma` for the rationale).
+        :func:`cellbridge.normalization.default_sigma` for the rationale).
     n_steps, batch_size, lr, hidden_dims
         Optimisation steps (for DSBM: per IMF iteration), cells (DSBM: bridge samples) per interval per step,
         Adam's learning rate, and widths of the hidden layers of the networks. None takes the method's

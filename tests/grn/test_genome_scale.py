@@ -17,7 +17,8 @@ from scipy import sparse  # noqa: E402
 import cellbridge as cb  # noqa: E402
 from cellbridge.grn import readout as ro  # noqa: E402
 from cellbridge.grn import velocity_regression as vr  # noqa: E402
-from cellbridge.model import CellBridgeModel, Normalization  # noqa: E402
+from cellbridge.model import CellBridgeModel  # noqa: E402
+from cellbridge.normalization import Normalization  # noqa: E402
 from cellbridge.nn import NGMDrift, TimeMLP  # noqa: E402
 
 N_GENES, N_TFS, TOP_K = 500, 20, 5

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from cellbridge.methods import SF2MConfig, SF2MTrainer
-from cellbridge.model import default_sigma
+from cellbridge.normalization import default_sigma
 
 
 def _course(seed=0, n=400):

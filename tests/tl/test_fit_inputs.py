@@ -57,7 +57,7 @@ def test_a_batch_larger_than_every_time_point_is_capped_with_a_log_line(cb_messa
 
 def test_a_sigma_far_from_the_default_warns(cb_messages):
     adata = _course()
-    default = cb.model.default_sigma(adata.obsm["X_pca"], adata.obs["day"].to_numpy())
+    default = cb.normalization.default_sigma(adata.obsm["X_pca"], adata.obs["day"].to_numpy())
     cb.tl.fit(adata, "day", sigma=100 * default, **FAST)
     warnings = [m for level, m in cb_messages if level == logging.WARNING]
     assert any("sigma=" in m and "default" in m for m in warnings)
@@ -75,7 +75,7 @@ def test_a_large_common_offset_keeps_the_spread():
     adata = _course(n=60, offset=1e8, spread=0.2)
     model = cb.tl.fit(adata, "day", **{**FAST, "n_steps": 200, "batch_size": 60})
     x0 = adata.obsm["X_pca"][adata.obs["day"].to_numpy() == 0]
-    assert model.normalization.scale == pytest.approx(cb.model.rms_spread(adata.obsm["X_pca"]), rel=1e-9)
+    assert model.normalization.scale == pytest.approx(cb.normalization.rms_spread(adata.obsm["X_pca"]), rel=1e-9)
     sim = model.simulate(x0, [0.0, 0.5], stochastic=False, steps_per_interval=20)
     spread = lambda a: np.sqrt(np.mean(np.var(a, axis=0)))  # noqa: E731
     assert spread(sim[0]) == pytest.approx(spread(x0), rel=1e-6)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import cellbridge as cb
-import cellbridge.model as cb_model
+import cellbridge.normalization as cb_norm
 
 
 def _course(n=600, dim=4, seed=0, offset=0.0):
@@ -21,9 +21,9 @@ def _course(n=600, dim=4, seed=0, offset=0.0):
 
 
 def test_blocked_moments_match_numpy_in_float64(monkeypatch):
-    monkeypatch.setattr(cb_model, "CHUNK_CELLS", 7)  # many blocks, the last one short
+    monkeypatch.setattr(cb_norm, "CHUNK_CELLS", 7)  # many blocks, the last one short
     x = np.random.default_rng(1).normal(1e4, 3.0, size=(100, 5)).astype(np.float32)
-    mean, var = cb_model.column_moments(x)
+    mean, var = cb_norm.column_moments(x)
     ref = x.astype(np.float64)
     np.testing.assert_allclose(mean, ref.mean(axis=0), rtol=1e-14)
     np.testing.assert_allclose(var, ref.var(axis=0), rtol=1e-10)
@@ -32,7 +32,7 @@ def test_blocked_moments_match_numpy_in_float64(monkeypatch):
 def test_fit_by_blocks_equals_fit_in_one_block(monkeypatch):
     adata = _course(offset=1e5)  # a large common offset: centring must be in float64
     one = cb.tl.fit(adata.copy(), "day", use_rep="X_pca", n_steps=30, progress=False, rng=0)
-    monkeypatch.setattr(cb_model, "CHUNK_CELLS", 64)
+    monkeypatch.setattr(cb_norm, "CHUNK_CELLS", 64)
     blocks = cb.tl.fit(adata.copy(), "day", use_rep="X_pca", n_steps=30, progress=False, rng=0)
     x0 = adata.obsm["X_pca"][:20]
     # the block sums round differently in the last float64 bits, far below float32 resolution of the cells

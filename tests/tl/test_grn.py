@@ -8,7 +8,8 @@ import torch
 
 import cellbridge as cb
 from cellbridge.nn import NGMDrift
-from cellbridge.model import CellBridgeModel, Normalization
+from cellbridge.model import CellBridgeModel
+from cellbridge.normalization import Normalization
 from cellbridge.nn import TimeMLP
 from linear_system import linear_time_course
 
