@@ -264,8 +264,6 @@ def _options(pairs: list[str]) -> dict:
             options[key] = json.loads(value)
         except json.JSONDecodeError:
             options[key] = value
-        if isinstance(options[key], list) and key in ("hidden_dims", "ngm_hidden_dims"):
-            options[key] = tuple(options[key])
     return options
 
 

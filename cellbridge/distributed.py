@@ -111,9 +111,9 @@ class DataParallel:
         dist.all_reduce(flat, op=dist.ReduceOp.SUM)
         flat /= self.world_size
         offset = 0
-        for p, g in zip(params, grads):
+        for p, g in zip(params, grads):  # views of the reduced buffer: no copy (zero_grad drops them)
             n = g.numel()
-            p.grad = flat[offset:offset + n].view_as(p).clone()
+            p.grad = flat[offset:offset + n].view_as(p)
             offset += n
         return flat[offset:].to(losses.dtype)
 

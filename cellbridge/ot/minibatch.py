@@ -226,7 +226,7 @@ class MinibatchCoupling:
             x0, x1 = draw()
             s = self.n_plans(min(x0.shape[1], x1.shape[1]))
             x0, x1 = _split(x0, s), _split(x1, s)  # (K s, n / s, d): independent minibatches
-            plan = self.plan(x0, x1, delta.repeat_interleave(s) if s > 1 else delta)
+            plan = self.plan(x0, x1, delta.repeat_interleave(s))
             if plan is None:
                 return x0, x1
             used = 0
@@ -252,7 +252,7 @@ class MinibatchCoupling:
             s = self.n_plans(cells.shape[1])
             q = cells.shape[1] // s
             cells = cells[:, :s * q]  # minibatch b of every time point: cells[:, b q : (b + 1) q]
-            plan = self.plan(_split(cells[:-1], s), _split(cells[1:], s), delta.repeat_interleave(s) if s > 1 else delta)
+            plan = self.plan(_split(cells[:-1], s), _split(cells[1:], s), delta.repeat_interleave(s))
             if plan is None:
                 plan = torch.ones((K * s, q, q), device=cells.device, dtype=cells.dtype)
             used = 0
