@@ -63,6 +63,7 @@ PRESETS = {
     "linear": {"path": "linear"},  # straight bridges: [SF]2M as published
     "dsbm": {"method": "dsbm"},  # DSBM-IMF+ with its defaults; forward SDE only
     "growth": {"growth": True},  # the defaults + a learned growth rate; scored as weighted clouds
+    "simulation": {"simulation_matching": 10.0},  # the defaults + simulation matching (opt-in, 3x the time)
 }
 #: the baselines each preset's run computes (the same seeds in every run, so a baseline computed twice is
 #: the same rows); any name of ``cellbridge.evaluation.ALL_BASELINES`` can be asked for with --baselines

@@ -184,6 +184,7 @@ class CellBridgeModel:
         growth_weight: float = 1.0,
         velocity_matching: float | None = None,
         velocity_n_sub=None,
+        simulation_matching: float = 0.0,
         devices=None,
         **train_kwargs,
     ) -> "CellBridgeModel":
@@ -247,6 +248,10 @@ class CellBridgeModel:
             Sub-snapshots per snapshot of those velocities: a number or several, averaged (None: 3, 4, 5 and
             6, as ``tl.grn`` without a model). Use 1 for synchronous snapshots (every cell of a snapshot
             recorded at the same time), where splitting a snapshot orders cells by position, not stage.
+        simulation_matching
+            Weight of a loss that integrates the flow from each snapshot to the next and compares the result
+            with the next snapshot by the energy distance ([SF]2M only, not with growth;
+            :mod:`cellbridge.methods.simulation`, where the measurements are). 0 (default): off.
         devices
             Data-parallel training (:mod:`cellbridge.distributed`): an integer ``N`` trains in ``N`` processes
             (on ``N`` CUDA devices when ``device`` is CUDA, NCCL; else on the CPU, gloo), a list of integers on
@@ -303,6 +308,7 @@ class CellBridgeModel:
         x_train = norm.x_to_float32(x)
         terms, term_record = _growth_terms(growth, population_size, growth_prior, growth_tau, growth_weight, t, norm)
         _velocity_term(velocity_matching, velocity_n_sub, method, cfg, terms, term_record)
+        _simulation_term(simulation_matching, method, terms, term_record)
         data_parallel = DataParallel.from_group() if parallel == GROUP else None
         n_processes = len(parallel) if isinstance(parallel, list) else getattr(data_parallel, "world_size", 1)
         checkpoint = None
@@ -808,6 +814,21 @@ def _velocity_term(weight, n_sub, method: str, cfg, terms: dict, record: dict) -
         record["velocity"] = {"weight": float(weight), "n_sub": n_sub}
     elif n_sub != list(DEFAULT_N_SUB):
         raise ValueError("velocity_n_sub needs velocity matching (velocity_matching > 0)")
+
+
+def _simulation_term(weight, method: str, terms: dict, record: dict) -> None:
+    """Add the simulation-matching term's settings and record when ``weight`` > 0."""
+    if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, (int, float, np.integer, np.floating)):
+        raise TypeError(f"simulation_matching must be a number (a weight), got {weight!r}")
+    if not (np.isfinite(weight) and weight >= 0):
+        raise ValueError(f"simulation_matching must be a non-negative weight, got {weight}")
+    if weight > 0:
+        if method != "sf2m":
+            raise ValueError("simulation_matching integrates the flow of an [SF]2M fit: it needs method='sf2m'")
+        if "growth" in terms:
+            raise ValueError("simulation_matching compares unweighted clouds: it cannot be combined with growth=True")
+        terms["simulation"] = {"weight": float(weight)}
+        record["simulation"] = {"weight": float(weight)}
 
 
 def _growth_terms(growth, population_size, growth_prior, tau, weight, t: np.ndarray, norm: Normalization):

@@ -26,9 +26,10 @@ from .sf2m import SF2M, SF2MConfig, SF2MTrainer  # isort: skip  (registered firs
 from .dsbm import DSBM, DSBMConfig, DSBMTrainer  # isort: skip
 from .growth import GrowthTerm  # isort: skip  (registers the growth term)
 from .velocity import VelocityTerm  # isort: skip  (registers the velocity-matching term)
+from .simulation import SimulationTerm  # isort: skip  (registers the simulation-matching term)
 
 __all__ = [
     "DSBM", "DSBMConfig", "DSBMTrainer", "FitContext", "GrowthTerm", "IntervalSampler", "Method", "MethodConfig",
-    "SF2M", "SF2MConfig", "SF2MTrainer", "Stage", "Term", "TrainResult", "Trainer", "available_methods",
+    "SF2M", "SF2MConfig", "SF2MTrainer", "SimulationTerm", "Stage", "Term", "TrainResult", "Trainer", "available_methods",
     "available_terms", "get_method", "get_term", "register_method", "register_term", "unregister_method", "VelocityTerm",
 ]

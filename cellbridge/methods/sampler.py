@@ -95,11 +95,14 @@ class IntervalSampler:
         self._last_idx = idx
         return self.x[idx if self._rows is None else self._rows[idx]]
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, batch_size: int, generator: torch.Generator | None = None, *, record: bool = True
+               ) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw ``batch_size`` cells, with replacement, from each side of every interval.
 
         With replacement keeps the draw one vectorised operation whatever the snapshot sizes; a snapshot
         smaller than the batch simply contributes repeated cells, each carrying its share of the mass.
+        ``record=False`` leaves :meth:`marginals` describing the previous draw (a term's own draw must not
+        change the masses of the method's coupling).
 
         Returns
         -------
@@ -109,7 +112,8 @@ class IntervalSampler:
         x0 = self._draw(slice(0, -1), batch_size, generator)
         i0 = self._last_idx
         x1 = self._draw(slice(1, None), batch_size, generator)
-        self._last = (i0, self._last_idx)
+        if record:
+            self._last = (i0, self._last_idx)
         return x0, x1
 
     def sample_time_points(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -41,6 +41,7 @@ def fit(
     growth_prior=None,
     velocity_matching: float | None = None,
     velocity_n_sub=None,
+    simulation_matching: float = 0.0,
     devices=None,
     **kwargs,
 ) -> CellBridgeModel:
@@ -118,6 +119,12 @@ def fit(
         Use 1 for synchronous snapshots (all cells of a snapshot recorded at one time), where refining orders
         cells by position instead of stage (on the linear test system of ``tests/linear_system.py`` the
         default drops the NGM's AUROC from 1.0 to 0.3-0.5; 1 keeps it at 1.0).
+    simulation_matching
+        Weight of a loss that integrates the flow from each snapshot to the next and compares the pushed cells
+        with the next snapshot by the energy distance ([SF]2M only, not with growth;
+        :mod:`cellbridge.methods.simulation`). 0 (default): off. It about triples the training time; with
+        weight 10 it fitted the TIGON simulation's held-out days better and iPSC's one day worse
+        (``benchmarks/results/leave_one_out.md``).
     devices
         Data-parallel training (:mod:`cellbridge.distributed`): ``N`` processes (on ``N`` GPUs when
         ``device`` is CUDA, else on the CPU), a list of CUDA ids, or ``"group"`` inside a torch.distributed
@@ -174,6 +181,7 @@ def fit(
         **growth_kwargs,
         velocity_matching=velocity_matching,
         velocity_n_sub=velocity_n_sub,
+        simulation_matching=simulation_matching,
         devices=devices,
         **kwargs,
     )
@@ -186,6 +194,7 @@ def fit(
     velocity = model.config.get("terms", {}).get("velocity", {})
     params["velocity_matching"] = velocity.get("weight", 0.0)
     params["velocity_n_sub"] = velocity.get("n_sub")
+    params["simulation_matching"] = model.config.get("terms", {}).get("simulation", {}).get("weight", 0.0)
     if model.has_growth:
         rec = model.config["terms"]["growth"]
         params.update({"growth": True, "growth_tau": rec["tau"], "growth_weight": rec["weight"],
