@@ -204,13 +204,17 @@ def report(out: Path) -> None:
               markdown(point_ratio.groupby("dataset").agg(lambda v: f"{v.mean():.3f} ± {v.std() / np.sqrt(len(v)):.3f}")
                        .T, 3), ""]
     headline = {m: np.mean([w1[(w1.dataset == d) & (w1.method == m)].value.mean() / ot_mean[d] for d in present])
-                for m in sde if not m.startswith("growth")}  # growth is not a candidate default: its own section
+                for m in sde if not m.startswith(("growth", "simulation"))}  # not candidate defaults: see below
     lines += ["How the defaults are chosen: the setting with the lowest mean SDE ratio to OT interpolation over the "
               "four time courses becomes the default (here " + ", ".join(f"`{m}` {v:.3f}" for m, v in headline.items())
               + "); `n_freqs4` is the previous default (4 Fourier time features), 0 is better on iPSC, EMT and the "
               "TIGON simulation and level on HSMM, within one standard error on each. The TIGON simulation "
               "grows and shrinks populations (issue: growth), which balanced dynamics cannot fit: there no "
-              "setting beats OT interpolation.", ""]
+              "candidate default beats OT interpolation.", ""]
+    if "simulation-sde" in models:
+        lines += ["The `simulation` preset (simulation matching, `cellbridge/methods/simulation.py`) is opt-in, not a "
+                  "candidate default: it triples the training time (wall times below) and its gain is the TIGON "
+                  "simulation's, whose populations grow (the growth preset's territory); its iPSC row has one seed.", ""]
     other = res[res.metric != "w1"].groupby(["dataset", "metric", "method"]).value.mean().unstack("method")
     lines += ["Other metrics (mean over held-out points and seeds):", "", markdown(other), ""]
     seeds = sorted(res.seed.unique())

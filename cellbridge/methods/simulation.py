@@ -17,13 +17,14 @@ minibatches (the diagonal terms left out) and averaged over the intervals. The f
 fitted marginals, so the loss's minimiser is unchanged by it where the bridges already fit: the term adds the
 global constraint that the local ones lack.
 
-Used with ``CellBridgeModel.fit(..., simulation_matching=w)``; off by default. It costs about three
-times the training time of a default fit (``n_euler`` flow evaluations more per step). Measured, with
-``w = 10`` (the ``simulation`` preset of ``benchmarks/leave_one_out.py``, one seed): it moves the TIGON
-simulation's leave-one-out W1 well below OT interpolation's, leaves EMT and HSMM about where the defaults
-are and is worse on one of iPSC's six held-out days (``benchmarks/results/leave_one_out.md``); on the
-BEELINE networks it lowers the NGM's AUROC (``benchmarks/results/grn.md``). Hence opt-in. Not with
-``growth=True``: a growing population's cells carry weights that the unweighted energy distance ignores.
+Used with ``CellBridgeModel.fit(..., simulation_matching=w)``; off by default. It costs two to five times
+the training time of a default fit (``n_euler`` more flow evaluations per step). Measured with ``w = 10``
+(the ``simulation`` preset of ``benchmarks/leave_one_out.py``; ``benchmarks/results/leave_one_out.md``):
+on the TIGON simulation, whose populations grow, the balanced model's held-out days come out much closer
+(its gain is mostly there; ``growth=True`` is the model of that data); EMT and HSMM stay about where the
+defaults are and iPSC is a little worse. On the BEELINE networks it lowers the NGM's AUROC
+(``benchmarks/results/grn.md``). Hence opt-in. Not with ``growth=True``: a growing population's cells carry
+weights that the unweighted energy distance ignores.
 """
 
 from __future__ import annotations

@@ -122,9 +122,9 @@ def fit(
     simulation_matching
         Weight of a loss that integrates the flow from each snapshot to the next and compares the pushed cells
         with the next snapshot by the energy distance ([SF]2M only, not with growth;
-        :mod:`cellbridge.methods.simulation`). 0 (default): off. It about triples the training time; with
-        weight 10 it fitted the TIGON simulation's held-out days better and iPSC's one day worse
-        (``benchmarks/results/leave_one_out.md``).
+        :mod:`cellbridge.methods.simulation`). 0 (default): off. It costs two to five times the training
+        time; with weight 10 it fitted the TIGON simulation's held-out days better, EMT and HSMM about as the
+        defaults do and iPSC a little worse (``benchmarks/results/leave_one_out.md``).
     devices
         Data-parallel training (:mod:`cellbridge.distributed`): ``N`` processes (on ``N`` GPUs when
         ``device`` is CUDA, else on the CPU), a list of CUDA ids, or ``"group"`` inside a torch.distributed
