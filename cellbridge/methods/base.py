@@ -658,8 +658,8 @@ class Term:
     weight: float = 1.0
 
     def networks(self) -> dict[str, torch.nn.Module]:
-        """The term's networks by name (saved with the model under these names)."""
-        raise NotImplementedError
+        """The term's networks by name (saved with the model under these names); default none."""
+        return {}
 
     def losses(self, generator: torch.Generator) -> Sequence[torch.Tensor]:
         """Differentiable losses of one step, the term's loss first."""
@@ -671,8 +671,9 @@ class Term:
 
     @classmethod
     def network_names(cls, settings: dict) -> tuple[str, ...]:
-        """Names of the networks a model fitted with this term holds (for :meth:`CellBridgeModel.load`)."""
-        raise NotImplementedError
+        """Names of the networks a model fitted with this term holds (for :meth:`CellBridgeModel.load`);
+        default none."""
+        return ()
 
 
 _TERMS: dict[str, type[Term]] = {}

@@ -91,13 +91,6 @@ class SimulationTerm(Term):
         self.trainer, self.weight, self.n_euler = trainer, float(weight), int(n_euler)
         self.batch_size = int(batch_size or trainer.config.batch_size)
 
-    def networks(self) -> dict[str, torch.nn.Module]:
-        return {}
-
-    @classmethod
-    def network_names(cls, settings: dict) -> tuple[str, ...]:
-        return ()
-
     def losses(self, generator: torch.Generator) -> tuple[torch.Tensor]:
         s = self.trainer.sampler
         k = s.n_intervals

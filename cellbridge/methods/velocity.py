@@ -139,13 +139,6 @@ class VelocityTerm(Term):
         self.v = torch.as_tensor(v, dtype=torch.float32, device=dev)
         self.batch_size = int(batch_size or max(256, trainer.config.batch_size))
 
-    def networks(self) -> dict[str, torch.nn.Module]:
-        return {}
-
-    @classmethod
-    def network_names(cls, settings: dict) -> tuple[str, ...]:
-        return ()
-
     def losses(self, generator: torch.Generator) -> tuple[torch.Tensor]:
         idx = torch.randint(len(self.x), (min(self.batch_size, len(self.x)),), generator=generator,
                             device=self.x.device)
