@@ -194,7 +194,7 @@ def report(out: Path) -> None:
     for m in sde:
         per_point[f"ratio {m}"] = per_point[m] / per_point["ot_interpolation"]
     seeds_per_point = w1[w1.method.isin(sde)].groupby(["dataset", "held_out", "method"]).seed.nunique()
-    per_point["seeds"] = seeds_per_point.unstack("method").apply(
+    per_point["seeds"] = seeds_per_point.unstack("method").reindex(columns=sde).apply(
         lambda r: "/".join(str(int(v)) if v == v else "-" for v in r), axis=1)
     lines += ["", "Per held-out point (mean over seeds), cellbridge SDEs against OT interpolation (seeds: "
               + " / ".join(sde) + "):", "", markdown(per_point, 3), ""]
@@ -220,7 +220,8 @@ def report(out: Path) -> None:
     seeds = sorted(res.seed.unique())
     lines += ["## Settings", "",
               f"- Command: `python benchmarks/leave_one_out.py --datasets ... --presets ...` then `--report`; "
-              f"{len(seeds)} seeds per held-out point; every fit is `cellbridge.CellBridgeModel.fit(x, t, "
+              f"{len(seeds)} seeds per held-out point, except where fewer were run (seeds per data set and preset: "
+              f"{', '.join(f'{d} {r} {n}' for (d, r), n in res[res.kind != 'baseline'].groupby(['dataset', 'run']).seed.nunique().items() if n < len(seeds)) or 'none fewer'}); every fit is `cellbridge.CellBridgeModel.fit(x, t, "
               "num_threads=1, **preset)` with the presets " + ", ".join(f"`{k}` = {v}" for k, v in PRESETS.items()
                                                                      if k in set(res.run)) + ".",
               "- The `default` rows of 2026-12-02 were fitted as the preset `{'n_freqs': 0}` before the default became "
