@@ -138,7 +138,7 @@ def _build_parser() -> argparse.ArgumentParser:
     grn.add_argument("--n-times", type=int, default=5, metavar="K",
                      help="time points the cells are binned into (BEELINE layout, rule files; default: %(default)s)")
     grn.add_argument("--ngm-steps", type=int, default=None,
-                     help="training steps of the 'cellbridge' method (default: cellbridge.grn.benchmark.NGM_FIT's)")
+                     help="training steps of the 'cellbridge' method (default: tl.fit's, 2000 for [SF]2M)")
     grn.add_argument("--num-threads", type=int, default=1,
                      help="torch CPU threads during the run (default: %(default)s)")
     grn.add_argument("--out", type=Path, default=Path("grn_benchmark"), metavar="PREFIX",

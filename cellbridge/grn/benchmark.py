@@ -30,10 +30,11 @@ Methods (:data:`METHODS`):
   4, 5 and 6 sub-snapshots per snapshot (``refine_time``'s split), a ridge regression on standardised genes
   at each, coefficients scaled by each target's largest and averaged
   (:mod:`cellbridge.grn.velocity_regression`). Deterministic;
-- ``cellbridge``: :func:`cellbridge.tl.fit` with ``use_rep="X"`` and an NGM drift (:data:`NGM_FIT`: [SF]2M
-  with a neural graphical model flow, one MLP per target gene, group lasso on the first-layer columns, and
-  the default velocity matching of an NGM fit, :mod:`cellbridge.methods.velocity`: the flow at the observed
-  cells pulled towards their OT velocities between refined sub-snapshots, weight 1), then
+- ``cellbridge``: :func:`cellbridge.tl.fit` with ``use_rep="X"`` and an NGM drift at the defaults a user
+  gets (:data:`NGM_FIT`: [SF]2M with a neural graphical model flow, one autonomous MLP per target gene,
+  group lasso on the first-layer columns, and the default velocity matching of an NGM fit,
+  :mod:`cellbridge.methods.velocity`: the flow at the observed cells pulled towards their OT velocities
+  between refined sub-snapshots, weight 10), then
   :func:`cellbridge.tl.grn`, read twice: rows ``cellbridge`` (the mean absolute Jacobian over the observed
   cells, the default) and ``cellbridge_norms`` (the NGM group norms); signs: the Jacobian averaged over the
   observed cells. About half a minute per fit on a CPU core, so not among :data:`DEFAULT_METHODS`.
@@ -95,8 +96,9 @@ BOOLODE_RULES = {
 #: order of the columns of a table for the networks it knows (others follow in the order they came)
 NETWORK_ORDER = ("dyn-LI", "dyn-CY", "dyn-LL", "dyn-BF", "dyn-BFC", "dyn-TF", "SERGIO-DS4",
                  *(name for name, _ in BOOLODE_RULES.values()))
-#: settings of the ``cellbridge`` method's fit (chosen in ``benchmarks/results/grn.md``)
-NGM_FIT = dict(drift="ngm", n_steps=1000, batch_size=256, ot_method="exact", ngm_lambda=1e-3, ngm_time=True)
+#: settings of the ``cellbridge`` method's fit: ``drift="ngm"`` and otherwise the defaults of
+#: :func:`cellbridge.tl.fit` (how they were chosen: ``benchmarks/results/grn.md``)
+NGM_FIT = dict(drift="ngm")
 
 Found = dict[str, tuple[np.ndarray, "np.ndarray | None"]]
 

@@ -46,7 +46,10 @@ class SF2MConfig(MethodConfig):
     The fields shared by every method (``sigma``, ``n_steps``, ``batch_size``, ``lr``, ``lr_schedule``,
     ``weight_decay``, ``hidden_dims``, ``activation``, ``n_freqs``, ``ot_method``, ``t_clip``, ``grad_clip``,
     ``log_every``) are documented in :class:`cellbridge.methods.MethodConfig`; here ``n_steps`` defaults to
-    2000 and ``batch_size`` counts the cells drawn from each side of every interval per step.
+    2000, ``batch_size`` counts the cells drawn from each side of every interval per step, and
+    ``lr_schedule`` None (default) picks ``"cosine"`` for the default drift and ``"constant"`` for
+    ``drift="ngm"``: the NGM's gene network is read from its Jacobian, not from simulated marginals, and the
+    cosine decay left it under-fitted at the same number of steps (``benchmarks/results/grn.md``).
 
     Attributes
     ----------
@@ -125,13 +128,15 @@ class SF2MConfig(MethodConfig):
         that weak columns are pruned harder and strong ones shrink less
         (:func:`cellbridge.nn.adaptive_weights`).
     ngm_time
-        Whether time enters each target's MLP (``True``, default; with ``n_freqs`` Fourier features) or the
-        drift is autonomous (``False``). An autonomous drift is the natural prior for fixed regulatory rules,
-        but with coarse snapshots the velocities are averages over long intervals and the clock helps
-        (``benchmarks/results/grn.md``).
+        Whether time enters each target's MLP (``True``; with ``n_freqs`` Fourier features) or the drift is
+        autonomous (``False``, default): the natural prior for fixed regulatory rules, which makes the genes,
+        not the clock, explain the velocities. With the default velocity matching it reads the better network
+        (``benchmarks/results/grn.md``); a network per time bin still differs between bins, through the
+        states at which the Jacobian is taken.
     """
 
     n_steps: int = 2000
+    lr_schedule: str | None = None
     n_freqs: int | None = None
     ot_eps_rel: float | None = None
     ot_tol: float = 5e-2
@@ -151,7 +156,7 @@ class SF2MConfig(MethodConfig):
     ngm_hidden_dims: tuple[int, ...] = (16,)
     ngm_lambda: float = 1e-3
     ngm_adaptive: bool = False
-    ngm_time: bool = True
+    ngm_time: bool = False
 
     TUPLE_FIELDS: ClassVar[tuple[str, ...]] = ("hidden_dims", "ngm_hidden_dims")
 
@@ -161,6 +166,8 @@ class SF2MConfig(MethodConfig):
             self.path = "spline" if self.drift == "ngm" else "pchip"
         if self.n_freqs is None:
             self.n_freqs = 4 if self.drift == "ngm" else 0
+        if self.lr_schedule is None:
+            self.lr_schedule = "constant" if self.drift == "ngm" else "cosine"
 
     def validate(self) -> None:
         """Raise ValueError on settings that cannot work."""

@@ -28,7 +28,7 @@ The flow stays the probability-flow velocity of the fitted marginals (the OT vel
 the population's mass, the quantity the flow estimates), so the model still simulates; the bridge loss
 keeps it defined between the cells and trains the score network as before.
 
-Used with ``CellBridgeModel.fit(..., velocity_matching=w)``; default ``w = 1`` for ``drift="ngm"`` fits
+Used with ``CellBridgeModel.fit(..., velocity_matching=w)``; default ``w = 10`` for ``drift="ngm"`` fits
 (gene networks) and off otherwise (``benchmarks/results/grn.md`` has the measurements).
 """
 
@@ -46,7 +46,7 @@ from .base import Term, Trainer, register_term
 __all__ = ["DEFAULT_NGM_VELOCITY_WEIGHT", "VelocityTerm", "velocity_targets"]
 
 #: velocity-matching weight of a ``drift="ngm"`` fit when none is given (module notes)
-DEFAULT_NGM_VELOCITY_WEIGHT = 1.0
+DEFAULT_NGM_VELOCITY_WEIGHT = 10.0
 #: sub-snapshots per snapshot of the velocity targets (as the model-free route of ``tl.grn``)
 DEFAULT_N_SUB = (3, 4, 5, 6)
 

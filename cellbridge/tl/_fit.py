@@ -112,8 +112,9 @@ def fit(
         Weight of a loss pulling the flow at the observed cells towards their OT-matched velocities between
         refined sub-snapshots (3-6 per snapshot, as the model-free route of :func:`cellbridge.tl.grn`), beside
         the bridge loss ([SF]2M only; :mod:`cellbridge.methods.velocity`). Bridges alone fit a smoothed,
-        path-averaged velocity that reads worse as a gene network. None (default): 1 for ``drift="ngm"``,
-        off otherwise; 0: off (``benchmarks/results/grn.md`` has the measurements).
+        path-averaged velocity that reads worse as a gene network. None (default): 10 for ``drift="ngm"``
+        (the regression of the velocities then dominates the bridge loss, which still trains the score and
+        defines the field between the cells), off otherwise; 0: off (``benchmarks/results/grn.md`` has the measurements).
     velocity_n_sub
         Sub-snapshots per snapshot of those velocities, one number or several averaged (None: 3, 4, 5, 6).
         Use 1 for synchronous snapshots (all cells of a snapshot recorded at one time), where refining orders

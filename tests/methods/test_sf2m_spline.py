@@ -80,6 +80,14 @@ def test_default_path_depends_on_the_drift():
     assert SF2MConfig(sigma=1.0, path="linear").to_dict()["path"] == "linear"
 
 
+def test_default_lr_schedule_and_time_input_depend_on_the_drift():
+    """Cosine decay for trajectories; a constant rate and an autonomous drift for NGM fits; explicit kept."""
+    assert SF2MConfig(sigma=1.0).lr_schedule == "cosine"
+    ngm = SF2MConfig(sigma=1.0, drift="ngm")
+    assert ngm.lr_schedule == "constant" and ngm.ngm_time is False
+    assert SF2MConfig(sigma=1.0, drift="ngm", lr_schedule="cosine").to_dict()["lr_schedule"] == "cosine"
+
+
 def test_two_time_points_train_every_path_as_the_straight_bridge():
     """With one interval the curved paths are the straight bridge: same seed, same losses, step by step."""
     import torch

@@ -47,9 +47,9 @@ def test_ngm_default_on_recorded_saved_and_refused_where_it_cannot_work(tmp_path
     assert "velocity" in available_terms()
     adata, _, _ = _linear_adata()
     model = cb.tl.fit(adata, "time", use_rep="X", drift="ngm", n_steps=5, batch_size=32, progress=False, rng=0)
-    assert model.config["terms"]["velocity"] == {"weight": 1.0, "n_sub": [3, 4, 5, 6]}
+    assert model.config["terms"]["velocity"] == {"weight": 10.0, "n_sub": [3, 4, 5, 6]}
     assert "velocity_loss" in model.history and np.all(np.isfinite(model.history["velocity_loss"]))
-    assert adata.uns["cellbridge"]["params"]["velocity_matching"] == 1.0
+    assert adata.uns["cellbridge"]["params"]["velocity_matching"] == 10.0
     model.save(tmp_path / "m")
     back = cb.load(tmp_path / "m")
     np.testing.assert_array_equal(back.drift(0.5, adata.X[:5]), model.drift(0.5, adata.X[:5]))

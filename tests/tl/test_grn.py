@@ -131,7 +131,7 @@ def test_fit_with_ngm_drift_saves_and_loads(tmp_path):
                       batch_size=16, progress=False)
     flow = model.networks["flow"]
     assert isinstance(flow, NGMDrift) and flow.config["hidden_dims"] == [5]
-    assert flow.config["time_conditioned"]
+    assert not flow.config["time_conditioned"]  # autonomous by default (SF2MConfig.ngm_time)
     assert isinstance(model.networks["score"], TimeMLP)
     assert model.config["train"]["drift"] == "ngm" and adata.uns["cellbridge"]["params"]["ngm_lambda"] == 1e-3
     model.save(tmp_path / "m")
