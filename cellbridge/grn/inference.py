@@ -251,9 +251,10 @@ def infer_network(
     linear dynamics :math:`v = A x + b`: :math:`A` plays the Jacobian's part, and the scores are
     :math:`|A_{ij}|` scaled by each target's largest coefficient and averaged over the resolutions
     (:func:`cellbridge.grn.velocity_regression.velocity_network`, whose notes give the reasons). No
-    training and deterministic; it recovered the BEELINE networks best of the package's routes
-    (``benchmarks/results/grn.md``), while a fitted NGM gives a nonlinear, time-dependent drift that can
-    also be simulated.
+    training and deterministic, seconds where a fit takes minutes; on the BEELINE BoolODE networks a fitted
+    NGM at its defaults ranks the edges better, and on the held-out simulated networks this route does
+    (``benchmarks/results/grn.md``, ``grn_simulated.md``). Only a fitted NGM gives a nonlinear drift that
+    can also be simulated.
 
     In either route, with PCA ``loadings`` :math:`Q` the gene-space Jacobian is :math:`Q \bar J Q^T`.
     Caveat: its rank is at most the number of PCs and it is not sparse: every gene pair gets a score, and
