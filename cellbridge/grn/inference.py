@@ -18,7 +18,7 @@ from ..model import CellBridgeModel
 from ..nn import NGMDrift
 from ._docstrings import document
 from .edges import _by_score, _entries
-from .readout import SCORE_KINDS, NetworkReadout, read_network
+from .readout import SCORE_KINDS, NetworkReadout, jacobian_signs, read_network, scale_per_target
 from .velocity_regression import DEFAULT_N_SUB, velocity_network
 
 __all__ = ["InferredNetwork", "infer_network"]
@@ -30,7 +30,17 @@ OT_VELOCITY = "ot_velocity"
 
 #: what the parameters shared by :func:`infer_network` and :func:`cellbridge.tl.grn` mean
 PARAMETER_DOCS = {
-    "model": "A fitted :class:`cellbridge.CellBridgeModel`, or None to read the network from OT-matched velocities.",
+    "model": """A fitted :class:`cellbridge.CellBridgeModel`; a list of them (an ensemble, e.g. fits with
+        different seeds or ``velocity_n_sub``): each model's scores are read, scaled per target
+        (``per_target_scale``) and averaged, signs from the averaged Jacobian; or None to read the network
+        from OT-matched velocities.""",
+    "per_target_scale": """With a model: divide each target's overall scores by its largest, so that every
+        target's strongest regulator scores 1, as the model-free route does (targets differ in how fast they
+        move and how well the drift fits them, so raw Jacobians do not rank edges across targets;
+        :func:`cellbridge.grn.readout.scale_per_target`). ``raw_score`` keeps the unscaled scores, which
+        break the ties. Group networks (``groupby``, ``time_bins``) are never scaled: their contribution
+        scores compare across groups, and a target with no active regulator in a group must stay low there.
+        Without a model the scores are always scaled per target.""",
     "regulators, targets": """Candidate regulator and target genes (default: every gene). ``regulators`` is
         typically a list of transcription factors, which the user supplies (nothing is downloaded): e.g.
         the 1,639 human TFs of Lambert et al., Cell 2018 (http://humantfs.ccbr.utoronto.ca), or
@@ -42,8 +52,9 @@ PARAMETER_DOCS = {
         a model only those entries of its Jacobian are averaged. Only regulator rows get scores.""",
     "top_k": """Keep at most this many regulators per target in each group's edge table (the strongest by
         ``score``, ties broken by ``raw_score``, then by gene order); None keeps every candidate pair.""",
-    "min_score": """Keep only edges with ``score >= min_score`` (None: no threshold). Without a model scores
-        are in [0, 1] (a fraction of the target's strongest coefficient).""",
+    "min_score": """Keep only edges with ``score >= min_score`` (None: no threshold). Overall scores scaled
+        per target (the default, and always without a model) are in [0, 1]: a fraction of the target's
+        strongest regulator.""",
     "time_bins": """One network per time point (``True``), per equal-width bin (a number) or per bin between
         given edges (a sequence), in addition to the overall one. With cell groups as well, one per
         (group, bin).""",
@@ -75,9 +86,9 @@ class InferredNetwork:
         The edge table: ``regulator`` and ``target`` (categorical, the categories every gene name in
         order), ``score``, ``sign`` (+1 / -1 / 0, of the mean Jacobian), ``jacobian`` (the mean
         :math:`\partial f_{target} / \partial x_{regulator}` in units of ``x`` per time unit; without a
-        model the regression coefficient), ``raw_score`` (the score before the per-target scaling of the
-        model-free route: the mean :math:`|A|` per standard deviation of the regulator; with a model the
-        score itself), ``group`` (categorical: :data:`ALL_CELLS`, then the group labels), sorted by group,
+        model the regression coefficient), ``raw_score`` (the score before the per-target scaling: without
+        a model the mean :math:`|A|` per standard deviation of the regulator, with a model its unscaled
+        score; the score itself where nothing is scaled), ``group`` (categorical: :data:`ALL_CELLS`, then the group labels), sorted by group,
         decreasing score and decreasing raw score; per group, the ``top_k`` candidate pairs (regulator !=
         target) of the chosen genes with ``score >= min_score`` of each target (every pair by default of
         :func:`infer_network`).
@@ -198,6 +209,48 @@ def _read_drift(model: CellBridgeModel, x, t, groups, loadings, score, group_sco
     return readout, name, is_ngm
 
 
+def _as_models(model) -> list[CellBridgeModel] | None:
+    """None, or the fitted model(s) as a list (one model, or several of one ensemble)."""
+    if model is None:
+        return None
+    models = [model] if isinstance(model, CellBridgeModel) else list(model) if isinstance(model, Sequence) else None
+    if not models or not all(isinstance(m, CellBridgeModel) for m in models):
+        raise TypeError("model must be a fitted CellBridgeModel, a non-empty list of them, or None, not "
+                        f"{type(model).__name__}")
+    dims = {m.dim for m in models}
+    reps = {m.use_rep or "X" for m in models}
+    if len(dims) > 1 or len(reps) > 1:
+        raise ValueError(f"the models of an ensemble must share one representation, got use_rep {sorted(reps)} "
+                         f"and dimensions {sorted(dims)}")
+    return models
+
+
+def _ensemble_readout(models, x, t, groups, loadings, score, group_score, per_target_scale, regulators,
+                      targets) -> tuple[NetworkReadout, str, bool]:
+    """Every model's readout, the overall scores of each scaled per target (``per_target_scale``), averaged
+    over the models: scores, raw scores and mean Jacobians (signs: of the averaged Jacobian)."""
+    parts = []
+    for m in models:
+        readout, name, is_ngm = _read_drift(m, x, t, groups, loadings, score, group_score, regulators, targets)
+        if per_target_scale:
+            readout.raw_scores = {ALL_CELLS: readout.scores[ALL_CELLS]}
+            readout.scores = {**readout.scores, ALL_CELLS: scale_per_target(readout.scores[ALL_CELLS])}
+        parts.append(readout)
+    if len(parts) == 1:
+        return parts[0], name, is_ngm
+    first = parts[0]
+
+    def mean(get) -> dict:
+        return {g: np.mean([get(p, g) for p in parts], axis=0) for g in first.scores}
+
+    jac = mean(lambda p, g: p.mean_jacobian[g])
+    readout = NetworkReadout(
+        scores=mean(lambda p, g: p.scores[g]), signs={g: jacobian_signs(j) for g, j in jac.items()},
+        mean_jacobian=jac, score_kind=dict(first.score_kind), n_cells=dict(first.n_cells),
+        raw_scores={g: v for g, v in mean(lambda p, g: p.unscaled(g)).items() if g in first.raw_scores})
+    return readout, name, is_ngm
+
+
 @document(PARAMETER_DOCS, "InferredNetwork", "The edge table, the overall score matrix and how they were read.", own={
     "x": "Cells ``(n, d)`` in the representation of the model (or, without a model, to regress in).",
     "t": "Time of each cell ``(n,)``, in the units of the model's time points.",
@@ -212,7 +265,7 @@ def infer_network(
     x: np.ndarray,
     t: np.ndarray,
     names: Sequence[str],
-    model: CellBridgeModel | None = None,
+    model: CellBridgeModel | Sequence[CellBridgeModel] | None = None,
     *,
     loadings: np.ndarray | None = None,
     groups: Sequence | np.ndarray | None = None,
@@ -223,6 +276,7 @@ def infer_network(
     n_sub: int | Sequence[int] = DEFAULT_N_SUB,
     score: str = "auto",
     group_score: str = "auto",
+    per_target_scale: bool = True,
     n_cells: int | None = 5000,
     rng: RNGLike = 0,
     top_k: int | None = None,
@@ -239,8 +293,12 @@ def infer_network(
     - **NGM drift in gene space**: edge scores are the mean absolute Jacobian over the cells,
       :math:`\overline{|J_{ij}|}`, exactly zero where the group lasso removed the first-layer column
       :math:`W^{(i)}_{:, j}` (``score="group_norm"``: the column norms themselves, Bellot et al.'s score,
-      which ranked edges less well in ``benchmarks/results/grn.md``); signs are those of the Jacobian
-      averaged over cells and times.
+      which ranked edges less well in ``benchmarks/results/grn.md``), each target's divided by its largest
+      (``per_target_scale``); signs are those of the Jacobian averaged over cells and times.
+    - **Several models** (a list): each one's scores as above, averaged; signs of the averaged Jacobian.
+      Fits that differ in their seed, or in the resolution of their velocity targets
+      (``cb.tl.fit(..., velocity_n_sub=n)``), err in different ways, and the average ranks edges better
+      than one fit (``benchmarks/results/grn.md``) at the cost of the fits.
     - **Any other drift in gene space**: scores :math:`|\bar J|`. Caveat: the drift of a Schrodinger bridge
       with a Brownian reference is a gradient field with a symmetric Jacobian, which cannot tell
       :math:`j \to i` from :math:`i \to j`; fit with ``drift="ngm"`` for directed networks.
@@ -260,18 +318,19 @@ def infer_network(
     Caveat: its rank is at most the number of PCs and it is not sparse: every gene pair gets a score, and
     genes the PCs barely load get none. Self-loops are never edges.
     """
-    if model is not None and not isinstance(model, CellBridgeModel):
-        raise TypeError(f"model must be a fitted CellBridgeModel or None, not {type(model).__name__}")
-    if model is None and (score != "auto" or group_score != "auto"):
+    models = _as_models(model)
+    if models is None and (score != "auto" or group_score != "auto"):
         raise ValueError("score and group_score choose among a model's readouts: without a model leave them 'auto'")
+    if models is None and not per_target_scale:
+        raise ValueError("without a model the scores are always scaled per target (per_target_scale=True)")
     if score not in SCORE_KINDS:
         raise ValueError(f"score must be one of {SCORE_KINDS}, not {score!r}")
     x = np.asarray(x)
     t = np.asarray(t, dtype=np.float64)
     if x.ndim != 2 or t.shape != (len(x),):
         raise ValueError(f"x must be cells x dimensions and t one time per cell, got {x.shape} and {t.shape}")
-    if model is not None and x.shape[1] != model.dim:
-        raise ValueError(f"the model has dimension {model.dim}, the cells {x.shape[1]}")
+    if models is not None and x.shape[1] != models[0].dim:
+        raise ValueError(f"the model has dimension {models[0].dim}, the cells {x.shape[1]}")
     names = pd.Index([str(n) for n in names])
     if len(names) != (x.shape[1] if loadings is None else len(loadings)):
         raise ValueError(f"names must name every {'gene of the loadings' if loadings is not None else 'column of x'}")
@@ -287,8 +346,8 @@ def infer_network(
     if group is not None and group.shape != t.shape:
         raise ValueError(f"groups must have one label per cell ({len(t)}), got {group.shape}")
     if time_bins is not None and time_bins is not False:
-        if time_labels is None and model is not None:
-            time_labels = dict(zip(model.time_points.tolist(), model.config.get("time_labels", [])))
+        if time_labels is None and models is not None:
+            time_labels = dict(zip(models[0].time_points.tolist(), models[0].config.get("time_labels", [])))
         tb = _time_groups(t, time_bins, time_labels or {})
         group = tb if group is None else np.array([f"{g}|{b}" for g, b in zip(group, tb)], dtype=object)
     idx = np.arange(len(x))
@@ -297,13 +356,13 @@ def infer_network(
     cell_groups = None if group is None else group[idx]
 
     cells = x if len(idx) == len(x) else x[idx]  # no copy without a subsample
-    if model is None:
+    if models is None:
         net_name, is_ngm = OT_VELOCITY, False
         readout = velocity_network(cells, t[idx], n_sub=n_sub, groups=cell_groups, loadings=loadings,
                                    regulators=reg_pos, targets=tgt_pos)
     else:
-        readout, net_name, is_ngm = _read_drift(model, cells, t[idx], cell_groups, loadings, score, group_score,
-                                                regulators=reg_pos, targets=tgt_pos)
+        readout, net_name, is_ngm = _ensemble_readout(models, cells, t[idx], cell_groups, loadings, score,
+                                                      group_score, per_target_scale, reg_pos, tgt_pos)
 
     # the edge table: per group, the kept candidate pairs (regulator != target) of the chosen genes
     chosen = reg_mask[:, None] & tgt_mask[None, :]

@@ -46,6 +46,7 @@ __all__ = [
     "jacobian_signs",
     "ngm_scores",
     "pca_to_genes",
+    "scale_per_target",
     "NetworkReadout",
     "ngm_jacobian",
     "read_network",
@@ -206,6 +207,28 @@ def pca_to_genes(jacobian: np.ndarray, loadings: np.ndarray) -> np.ndarray:
     if q.ndim != 2 or q.shape[1] != j.shape[-1] or j.shape[-1] != j.shape[-2]:
         raise ValueError(f"loadings must be genes x {j.shape[-1]} PCs, got {q.shape}")
     return q @ j @ q.T
+
+
+def scale_per_target(scores: np.ndarray) -> np.ndarray:
+    r"""Scores ``S[regulator, target]`` with each target's column divided by its largest entry.
+
+    Targets differ in how fast they move and how well their dynamics are fitted, so raw magnitudes do not
+    rank edges across targets; on a common scale every target's strongest regulator scores 1 (columns of
+    zeros stay 0). That is a prior that every target has a regulator, true of the networks this is meant for.
+
+    Parameters
+    ----------
+    scores
+        ``(d_in, d_out)``, non-negative.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d_in, d_out)`` in [0, 1], float64.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    top = s.max(axis=0, keepdims=True)
+    return np.divide(s, top, out=np.zeros_like(s), where=top > 0)
 
 
 @dataclass

@@ -47,7 +47,7 @@ import numpy as np
 from .._logging import logger
 from ..ot.progress import check_n_sub, refine_time_points, snapshot_progress
 from ..ot.velocity import ot_velocities, snapshots
-from .readout import NetworkReadout, pca_to_genes
+from .readout import NetworkReadout, pca_to_genes, scale_per_target
 
 __all__ = ["DEFAULT_N_SUB", "MIN_GROUP_CELLS", "velocity_coefficients", "velocity_coefficients_with_own_level",
            "velocity_network"]
@@ -194,9 +194,7 @@ def velocity_coefficients_with_own_level(
 def _per_target_scale(coef: np.ndarray, self_loops: np.ndarray | None = None) -> np.ndarray:
     """|coef| (targets x regulators) without self-loops, each row (target) divided by its largest entry (rows
     of zeros stay 0). ``self_loops``: the entries that pair a gene with itself (default: the diagonal)."""
-    s = _unscaled(coef, self_loops)
-    top = s.max(axis=1, keepdims=True)
-    return np.divide(s, top, out=np.zeros_like(s), where=top > 0)
+    return scale_per_target(_unscaled(coef, self_loops).T).T
 
 
 def _unscaled(coef: np.ndarray, self_loops: np.ndarray | None = None) -> np.ndarray:

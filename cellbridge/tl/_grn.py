@@ -12,7 +12,7 @@ from scipy import sparse
 from .. import _keys as keys
 from .._logging import logger
 from .._utils import RNGLike
-from ..grn.inference import ALL_CELLS, PARAMETER_DOCS, _check_pruning, infer_network
+from ..grn.inference import ALL_CELLS, PARAMETER_DOCS, _as_models, _check_pruning, infer_network
 from ..grn._docstrings import document
 from ..grn.velocity_regression import DEFAULT_N_SUB
 from ..model import CellBridgeModel
@@ -26,9 +26,10 @@ DEFAULT_TOP_K = 20
 _RETURNS = r"""The edge table written to ``adata.uns[key_added]["edges"]``: ``regulator``, ``target``
     (categoricals over the gene names), ``score``, ``sign`` (+1 / -1 / 0, of the mean Jacobian),
     ``jacobian`` (the mean :math:`\partial f_{target} / \partial x_{regulator}` in representation units per
-    time unit; without a model :math:`A`), ``raw_score`` (without a model, the score before the per-target
-    scaling, which ties every target's strongest regulator at 1: the mean :math:`|A|` per standard deviation
-    of the regulator; with a model the score itself), ``group`` (``"all"`` or a group label), sorted by
+    time unit; without a model :math:`A`), ``raw_score`` (the score before the per-target scaling, which
+    ties every target's strongest regulator at 1: without a model the mean :math:`|A|` per standard deviation
+    of the regulator, with a model its unscaled score, e.g. :math:`\overline{|J|}`; the score itself where
+    nothing is scaled: group networks, ``per_target_scale=False``), ``group`` (``"all"`` or a group label), sorted by
     group, decreasing score and decreasing raw score; at most ``top_k`` rows per target and group. Also
     written:
 
@@ -63,7 +64,7 @@ _RETURNS = r"""The edge table written to ``adata.uns[key_added]["edges"]``: ``re
 })
 def grn(
     adata: AnnData,
-    model: CellBridgeModel | None = None,
+    model: CellBridgeModel | Sequence[CellBridgeModel] | None = None,
     regulators: Sequence[str] | None = None,
     targets: Sequence[str] | None = None,
     groupby: str | None = None,
@@ -74,6 +75,7 @@ def grn(
     n_sub: int | Sequence[int] = DEFAULT_N_SUB,
     score: str = "auto",
     group_score: str = "auto",
+    per_target_scale: bool = True,
     n_cells: int | None = 5000,
     rng: RNGLike = 0,
     top_k: int | None = DEFAULT_TOP_K,
@@ -99,17 +101,17 @@ def grn(
     sparse: 2,000 genes x 10,000 cells with 100 TFs take about a minute and under 1 GB on one CPU core
     without a model (``benchmarks/results/grn_scale.md``, which also times the NGM route).
     """
-    if model is not None and not isinstance(model, CellBridgeModel):
-        raise TypeError(f"model must be a fitted CellBridgeModel or None, not {type(model).__name__}")
-    if model is None:
+    models = _as_models(model)
+    if models is None:
         if time_key is None:
             raise ValueError("without a model, pass the time column: time_key=")
         use_rep = use_rep or "X"
     else:
-        if use_rep is not None and use_rep != (model.use_rep or "X"):
-            raise ValueError(f"the model was fitted in {model.use_rep or 'X'!r}, not use_rep={use_rep!r}")
-        use_rep = model.use_rep or "X"
-        time_key = time_key or model.time_key
+        own = models[0].use_rep or "X"
+        if use_rep is not None and use_rep != own:
+            raise ValueError(f"the model was fitted in {own!r}, not use_rep={use_rep!r}")
+        use_rep = own
+        time_key = time_key or models[0].time_key
         if time_key is None:
             raise ValueError("the model does not record its time_key: pass time_key=")
     if time_key not in adata.obs:
@@ -121,7 +123,7 @@ def grn(
     t, labels_by_time = parse_time_labels(adata.obs[time_key], name=time_key)
 
     # the space of the network: genes, genes through PCA loadings, or the representation's own dimensions
-    dim = x.shape[1] if model is None else model.dim
+    dim = x.shape[1] if models is None else models[0].dim
     loadings = None
     if use_rep != "X" and keys.PCA_LOADINGS in adata.varm and np.shape(adata.varm[keys.PCA_LOADINGS])[1] == dim:
         loadings = np.asarray(adata.varm[keys.PCA_LOADINGS], dtype=np.float64)
@@ -131,9 +133,9 @@ def grn(
     net = infer_network(
         x, t, names, model, loadings=loadings,
         groups=None if groupby is None else adata.obs[groupby].astype(str).to_numpy(dtype=object),
-        time_bins=time_bins, time_labels=labels_by_time if model is None else None,
+        time_bins=time_bins, time_labels=labels_by_time if models is None else None,
         regulators=regulators, targets=targets, n_sub=n_sub, score=score, group_score=group_score,
-        n_cells=n_cells, rng=rng, top_k=top_k, min_score=min_score,
+        per_target_scale=per_target_scale, n_cells=n_cells, rng=rng, top_k=top_k, min_score=min_score,
     )
 
     added = []
@@ -152,7 +154,9 @@ def grn(
             added.append(f"varp['{key_added}'] (genes x genes, [regulator, target])")
     score_kind = net.readout.score_kind[ALL_CELLS]
     params = {
-        "network": net.network, "drift": None if model is None else ("ngm" if net.ngm else "mlp"),
+        "network": net.network, "drift": None if models is None else ("ngm" if net.ngm else "mlp"),
+        "n_models": 0 if models is None else len(models),
+        "per_target_scale": bool(per_target_scale),
         "use_rep": use_rep, "time_key": time_key,
         "space": "genes" if use_rep == "X" else ("genes via PCA loadings" if loadings is not None else use_rep),
         "score": score, "score_kind": score_kind, "group_score": group_score,
@@ -163,7 +167,7 @@ def grn(
         "n_cells": net.n_cells, "rng": rng if isinstance(rng, int) else None,
         "top_k": None if top_k is None else int(top_k), "min_score": None if min_score is None else float(min_score),
         "pruned": pruned,
-        "n_sub": None if model is not None else [int(n) for n in np.atleast_1d(n_sub)],
+        "n_sub": None if models is not None else [int(n) for n in np.atleast_1d(n_sub)],
     }
     edges = net.edges
     adata.uns[key_added] = {"edges": edges, "params": h5ad_safe(params),
@@ -171,7 +175,7 @@ def grn(
     added.append(f"uns['{key_added}'] (edges: {len(edges)} rows in {len(edges['group'].cat.categories)} group(s), params)")
     group_kinds = sorted({k for g, k in net.readout.score_kind.items() if g != ALL_CELLS})
     kinds = score_kind + (f"; groups: {', '.join(group_kinds)}" if group_kinds else "")
-    source = ("OT-matched velocities" if model is None else
+    source = ("OT-matched velocities" if models is None else
               f"the {net.network} {'NGM' if net.ngm else 'network'} ({kinds})")
     logger.info(f"read a network of {int(net.regulators.sum())} regulators x {int(net.targets.sum())} targets from "
                 f"{source}; added " + " and ".join(added))

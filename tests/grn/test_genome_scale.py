@@ -261,12 +261,23 @@ def test_learned_route_with_a_tf_list(course):
     edges = cb.tl.grn(adata, model, regulators=tfs, top_k=TOP_K)
     assert set(edges["regulator"].astype(str)) <= set(tfs)
     assert edges.groupby("target", observed=True).size().max() == TOP_K
-    assert (edges["raw_score"] == edges["score"]).all()  # a model's scores are not rescaled
     dense = adata.varp["cellbridge_grn"].toarray()
     assert not dense[N_TFS:].any()
-    # the kept scores are the mean |J| over the cells for those pairs
+    # raw scores: the mean |J| over the cells; scores: those divided by each target's largest over the TFs
     x = torch.as_tensor(adata.X)
     jac = ro.drift_jacobian(flow, x, torch.zeros(len(x)))  # autonomous: time does not matter
-    s = np.abs(jac).mean(0).T
+    raw = np.abs(jac).mean(0).T
+    np.fill_diagonal(raw, 0.0)
+    raw[N_TFS:] = 0.0
+    scaled = raw / raw.max(axis=0, keepdims=True)
+    genes = list(adata.var_names)
+    reg = [genes.index(g) for g in edges["regulator"].astype(str)]
+    tgt = [genes.index(g) for g in edges["target"].astype(str)]
+    np.testing.assert_allclose(edges["raw_score"], raw[reg, tgt], rtol=1e-4)
+    np.testing.assert_allclose(edges["score"], scaled[reg, tgt], rtol=1e-4)
     r, c = np.nonzero(dense)
-    np.testing.assert_allclose(dense[r, c], s[r, c], rtol=1e-4)
+    np.testing.assert_allclose(dense[r, c], scaled[r, c], rtol=1e-4)
+    # every target's strongest regulator scores 1, once: the raw scores break the tie
+    top = edges.groupby("target", observed=True).head(1)
+    assert np.allclose(top["score"], 1.0)
+    assert (edges.groupby("target", observed=True)["score"].apply(lambda s: (s == s.max()).sum()) == 1).all()

@@ -44,7 +44,7 @@ def test_infer_network_checks_its_arrays():
         infer_network(x, t, genes, groups=["a"] * 3)
     with pytest.raises(ValueError, match="not among the genes"):
         infer_network(x, t, genes, targets=["zz"])
-    with pytest.raises(TypeError, match="CellBridgeModel or None"):
+    with pytest.raises(TypeError, match="CellBridgeModel, a non-empty list of them, or None"):
         infer_network(x, t, genes, "model")
 
 
