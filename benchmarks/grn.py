@@ -10,7 +10,7 @@ over the edge density, early precision ratio, self-loops excluded, unsigned trut
 fraction of true edges whose sign is right.
 
 Methods: the registry of :mod:`cellbridge.grn.benchmark` (``pearson``, ``spearman``, ``genie3``,
-``ot_ridge``, ``ot_ridge_refined``, ``cellbridge_ot``, ``cellbridge``; described there), which also loads
+``ot_ridge``, ``ot_ridge_refined``, ``cellbridge_ot``, ``cellbridge``, ``cellbridge_ensemble``; described there), which also loads
 the data and scores the methods; this script keeps the run of ``results/grn.md`` (its networks, seeds and
 reading) and of the held-out check ``results/grn_simulated.md``. ``cellbridge benchmark grn --data DIR``
 runs the same methods on any folder in BEELINE or SERGIO layout.
@@ -22,6 +22,7 @@ Usage::
     nice -n 10 python benchmarks/grn.py --report                 # table from results/grn.csv only
     nice -n 10 python benchmarks/grn.py --simulated              # held-out check -> results/grn_simulated.md
     nice -n 10 python benchmarks/grn.py --simulated --methods cellbridge --update   # ... with the NGM fits
+    nice -n 10 python benchmarks/grn.py --methods cellbridge_ensemble --seeds 0 --update   # the 4-fit ensemble
 """
 
 from __future__ import annotations
@@ -248,7 +249,8 @@ def load(name: str):
 def run(networks, methods, seeds) -> pd.DataFrame:
     """The rows of :func:`cellbridge.grn.benchmark.run_benchmark`, each printed as it comes."""
     return gb.run_benchmark({name: (lambda name=name: load(name)) for name in networks}, methods, seeds,
-                            options={"cellbridge": {} if NGM_STEPS is None else {"n_steps": int(NGM_STEPS)}},
+                            options={m: {} if NGM_STEPS is None else {"n_steps": int(NGM_STEPS)}
+                                     for m in ("cellbridge", "cellbridge_ensemble")},
                             on_result=lambda row: print(gb.format_result(row), flush=True))
 
 
@@ -369,8 +371,8 @@ def main(argv=None) -> None:
     p.add_argument("--simulated", action="store_true",
                    help="the held-out check on networks simulated by cellbridge (results/grn_simulated.*)")
     p.add_argument("--methods", nargs="+", default=None, choices=METHODS,
-                   help="default: all (with --simulated all but 'cellbridge', whose 30 fits take about 20 minutes: "
-                        "name it to run it)")
+                   help="default: all (with --simulated all but the NGM fits 'cellbridge' and 'cellbridge_ensemble', "
+                        "whose 30 and 120 fits take about 10 and 40 minutes: name them to run them)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--out", default=None, help="markdown table ('-': print only; default results/grn.md)")
     p.add_argument("--csv", default=None, help="raw rows (default results/grn.csv)")
@@ -383,7 +385,7 @@ def main(argv=None) -> None:
     args.out = args.out or str(RESULTS / f"{stem}.md")
     args.csv = args.csv or str(RESULTS / f"{stem}.csv")
     if args.methods is None:  # training on ten more networks only when asked for
-        args.methods = [m for m in METHODS if not (args.simulated and m == "cellbridge")]
+        args.methods = [m for m in METHODS if not (args.simulated and m in ("cellbridge", "cellbridge_ensemble"))]
     torch.set_num_threads(1)
     logging.getLogger("cellbridge").setLevel(logging.WARNING)
     command = "python benchmarks/grn.py " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -132,13 +132,15 @@ def _build_parser() -> argparse.ArgumentParser:
     grn.add_argument("--end-time", type=float, default=None,
                      help="simulation end time of --rules (default: BEELINE's for its own rule files)")
     grn.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
-                     help="methods to run, or 'all' (default: every method but the slow NGM fit 'cellbridge')")
+                     help="methods to run, or 'all' (default: every method but the slow NGM fits 'cellbridge' and "
+                          "'cellbridge_ensemble', four fits per network and seed)")
     grn.add_argument("--seeds", type=int, default=3, metavar="N",
                      help="seeds 0 .. N-1 of the random methods (default: %(default)s)")
     grn.add_argument("--n-times", type=int, default=5, metavar="K",
                      help="time points the cells are binned into (BEELINE layout, rule files; default: %(default)s)")
     grn.add_argument("--ngm-steps", type=int, default=None,
-                     help="training steps of the 'cellbridge' method (default: tl.fit's, 2000 for [SF]2M)")
+                     help="training steps of each fit of the 'cellbridge' and 'cellbridge_ensemble' methods (default: "
+                          "tl.fit's, 2000 for [SF]2M)")
     grn.add_argument("--num-threads", type=int, default=1,
                      help="torch CPU threads during the run (default: %(default)s)")
     grn.add_argument("--out", type=Path, default=Path("grn_benchmark"), metavar="PREFIX",
@@ -389,7 +391,8 @@ def _benchmark_grn(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as err:
         return fail(str(err))
 
-    options = {"cellbridge": {"n_steps": args.ngm_steps}} if args.ngm_steps is not None else {}
+    options = ({m: {"n_steps": args.ngm_steps} for m in ("cellbridge", "cellbridge_ensemble")}
+               if args.ngm_steps is not None else {})
     command = shlex.join(["cellbridge", *args.argv])
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     threads = torch.get_num_threads()

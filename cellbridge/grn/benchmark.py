@@ -35,9 +35,14 @@ Methods (:data:`METHODS`):
   group lasso on the first-layer columns, and the default velocity matching of an NGM fit,
   :mod:`cellbridge.methods.velocity`: the flow at the observed cells pulled towards their OT velocities
   between refined sub-snapshots, weight 10), then
-  :func:`cellbridge.tl.grn`, read twice: rows ``cellbridge`` (the mean absolute Jacobian over the observed
-  cells, the default) and ``cellbridge_norms`` (the NGM group norms); signs: the Jacobian averaged over the
-  observed cells. About half a minute per fit on a CPU core, so not among :data:`DEFAULT_METHODS`.
+  :func:`cellbridge.tl.grn`, read three ways: rows ``cellbridge`` (the mean absolute Jacobian over the
+  observed cells, each target's scaled by its largest: the default), ``cellbridge_unscaled`` (the same,
+  unscaled) and ``cellbridge_norms`` (the NGM group norms); signs: the Jacobian averaged over the observed
+  cells. About half a minute per fit on a CPU core, so not among :data:`DEFAULT_METHODS`;
+- ``cellbridge_ensemble``: four such fits, whose velocity targets use 3, 4, 5 and 6 sub-snapshots per
+  snapshot (``velocity_n_sub``, :data:`ENSEMBLE_N_SUB`; seeds ``4 * seed + k``), read together by
+  :func:`cellbridge.tl.grn` (each one's per-target scaled scores averaged), as the model-free route
+  averages its resolutions. Four times the cost of ``cellbridge``.
 """
 
 from __future__ import annotations
@@ -259,7 +264,7 @@ METHODS: dict[str, BenchmarkMethod] = {
             "cellbridge": "**cellbridge** [SF]2M + NGM drift + velocity matching, mean abs. Jacobian scaled per "
                           "target (default)",
             "cellbridge_unscaled": "cellbridge, same fits, mean abs. Jacobian unscaled",
-            "cellbridge_norms": "cellbridge, same fits, NGM group norms"}),
+            "cellbridge_norms": "cellbridge, same fits, NGM group norms scaled per target"}),
         BenchmarkMethod("cellbridge_ensemble", _cellbridge_ensemble, False, {
             "cellbridge_ensemble": "**cellbridge** ensemble: 4 NGM fits, velocity targets on 3 / 4 / 5 / 6 "
                                    "sub-snapshots, scores averaged"}),
