@@ -35,13 +35,14 @@ Methods (:data:`METHODS`):
   group lasso on the first-layer columns, and the default velocity matching of an NGM fit,
   :mod:`cellbridge.methods.velocity`: the flow at the observed cells pulled towards their OT velocities
   between refined sub-snapshots, weight 10), then
-  :func:`cellbridge.tl.grn`, read three ways: rows ``cellbridge`` (the mean absolute Jacobian over the
-  observed cells, each target's scaled by its largest: the default), ``cellbridge_unscaled`` (the same,
-  unscaled) and ``cellbridge_norms`` (the NGM group norms); signs: the Jacobian averaged over the observed
+  :func:`cellbridge.tl.grn`, read four ways: rows ``cellbridge`` (the mean absolute Jacobian over the
+  observed cells on a common scale across targets, ``target_scale="sqrt"``: the default),
+  ``cellbridge_max`` (each target's divided by its largest), ``cellbridge_unscaled`` and
+  ``cellbridge_norms`` (the NGM group norms, ``"sqrt"``); signs: the Jacobian averaged over the observed
   cells. About half a minute per fit on a CPU core, so not among :data:`DEFAULT_METHODS`;
 - ``cellbridge_ensemble``: four such fits, whose velocity targets use 3, 4, 5 and 6 sub-snapshots per
   snapshot (``velocity_n_sub``, :data:`ENSEMBLE_N_SUB`; seeds ``4 * seed + k``), read together by
-  :func:`cellbridge.tl.grn` (each one's per-target scaled scores averaged), as the model-free route
+  :func:`cellbridge.tl.grn` (each one's scaled scores averaged), as the model-free route
   averages its resolutions. Four times the cost of ``cellbridge``.
 """
 
@@ -223,7 +224,8 @@ def _cellbridge_ngm(adata, time_key: str, seed: int, **fit: Any) -> Found:
 
     adata = adata.copy()
     model = tl.fit(adata, time_key, use_rep="X", rng=seed, progress=False, **{**NGM_FIT, **fit})
-    return _ngm_rows(adata, model, (("cellbridge", {}), ("cellbridge_unscaled", {"per_target_scale": False}),
+    return _ngm_rows(adata, model, (("cellbridge", {}), ("cellbridge_max", {"target_scale": "max"}),
+                                    ("cellbridge_unscaled", {"target_scale": None}),
                                     ("cellbridge_norms", {"score": "group_norm"})))
 
 
@@ -261,10 +263,12 @@ METHODS: dict[str, BenchmarkMethod] = {
             "cellbridge_ot": "**cellbridge** `tl.grn` without a model (default: OT velocities on 3-6 sub-snapshots, "
                              "per-target scale)"}),
         BenchmarkMethod("cellbridge", _cellbridge_ngm, False, {
-            "cellbridge": "**cellbridge** [SF]2M + NGM drift + velocity matching, mean abs. Jacobian scaled per "
-                          "target (default)",
+            "cellbridge": "**cellbridge** [SF]2M + NGM drift + velocity matching, mean abs. Jacobian, "
+                          "`target_scale=\"sqrt\"` (default)",
+            "cellbridge_max": "cellbridge, same fits, each target's scores divided by its largest "
+                              "(`target_scale=\"max\"`)",
             "cellbridge_unscaled": "cellbridge, same fits, mean abs. Jacobian unscaled",
-            "cellbridge_norms": "cellbridge, same fits, NGM group norms scaled per target"}),
+            "cellbridge_norms": "cellbridge, same fits, NGM group norms, `target_scale=\"sqrt\"`"}),
         BenchmarkMethod("cellbridge_ensemble", _cellbridge_ensemble, False, {
             "cellbridge_ensemble": "**cellbridge** ensemble: 4 NGM fits, velocity targets on 3 / 4 / 5 / 6 "
                                    "sub-snapshots, scores averaged"}),

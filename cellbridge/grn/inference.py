@@ -18,7 +18,7 @@ from ..model import CellBridgeModel
 from ..nn import NGMDrift
 from ._docstrings import document
 from .edges import _by_score, _entries
-from .readout import SCORE_KINDS, NetworkReadout, jacobian_signs, read_network, scale_per_target
+from .readout import SCORE_KINDS, TARGET_SCALES, NetworkReadout, jacobian_signs, read_network, scale_targets
 from .velocity_regression import DEFAULT_N_SUB, velocity_network
 
 __all__ = ["InferredNetwork", "infer_network"]
@@ -31,16 +31,21 @@ OT_VELOCITY = "ot_velocity"
 #: what the parameters shared by :func:`infer_network` and :func:`cellbridge.tl.grn` mean
 PARAMETER_DOCS = {
     "model": """A fitted :class:`cellbridge.CellBridgeModel`; a list of them (an ensemble, e.g. fits with
-        different seeds or ``velocity_n_sub``): each model's scores are read, scaled per target
-        (``per_target_scale``) and averaged, signs from the averaged Jacobian; or None to read the network
+        different seeds or ``velocity_n_sub``): each model's scores are read, scaled across targets
+        (``target_scale``) and averaged, signs from the averaged Jacobian; or None to read the network
         from OT-matched velocities.""",
-    "per_target_scale": """With a model: divide each target's overall scores by its largest, so that every
-        target's strongest regulator scores 1, as the model-free route does (targets differ in how fast they
-        move and how well the drift fits them, so raw Jacobians do not rank edges across targets;
-        :func:`cellbridge.grn.readout.scale_per_target`). ``raw_score`` keeps the unscaled scores, which
-        break the ties. Group networks (``groupby``, ``time_bins``) are never scaled: their contribution
-        scores compare across groups, and a target with no active regulator in a group must stay low there.
-        Without a model the scores are always scaled per target.""",
+    "target_scale": r"""With a model, how the overall scores are put on a common scale across targets (targets
+        differ in how fast they move and how well the drift fits them, so raw Jacobians do not rank edges
+        across targets; :func:`cellbridge.grn.readout.scale_targets`): ``"auto"`` (default: ``"sqrt"`` with a
+        model, ``"max"`` without), ``"sqrt"``,
+        :math:`S_{ij} / \sqrt{\max_k S_{kj} \max_{kl} S_{kl}}`, the geometric mean of the score relative to
+        the target's strongest regulator and to the network's strongest edge; ``"max"``, each target's
+        divided by its largest, as the model-free route does (every target's strongest regulator scores 1,
+        a prior that every target has a regulator, which lifts the noise of unregulated targets to the top);
+        None, unscaled. ``raw_score`` keeps the unscaled scores, which break ties. Group networks
+        (``groupby``, ``time_bins``) are never scaled: their contribution scores compare across groups, and a
+        target with no active regulator in a group must stay low there. Without a model the scores are
+        always scaled per target (``"max"``).""",
     "regulators, targets": """Candidate regulator and target genes (default: every gene). ``regulators`` is
         typically a list of transcription factors, which the user supplies (nothing is downloaded): e.g.
         the 1,639 human TFs of Lambert et al., Cell 2018 (http://humantfs.ccbr.utoronto.ca), or
@@ -52,8 +57,8 @@ PARAMETER_DOCS = {
         a model only those entries of its Jacobian are averaged. Only regulator rows get scores.""",
     "top_k": """Keep at most this many regulators per target in each group's edge table (the strongest by
         ``score``, ties broken by ``raw_score``, then by gene order); None keeps every candidate pair.""",
-    "min_score": """Keep only edges with ``score >= min_score`` (None: no threshold). Overall scores scaled
-        per target (the default, and always without a model) are in [0, 1]: a fraction of the target's
+    "min_score": """Keep only edges with ``score >= min_score`` (None: no threshold). Scaled overall scores
+        (the default, and always without a model) are in [0, 1]; without a model a fraction of the target's
         strongest regulator.""",
     "time_bins": """One network per time point (``True``), per equal-width bin (a number) or per bin between
         given edges (a sequence), in addition to the overall one. With cell groups as well, one per
@@ -225,16 +230,16 @@ def _as_models(model) -> list[CellBridgeModel] | None:
     return models
 
 
-def _ensemble_readout(models, x, t, groups, loadings, score, group_score, per_target_scale, regulators,
+def _ensemble_readout(models, x, t, groups, loadings, score, group_score, target_scale, regulators,
                       targets) -> tuple[NetworkReadout, str, bool]:
-    """Every model's readout, the overall scores of each scaled per target (``per_target_scale``), averaged
+    """Every model's readout, the overall scores of each scaled across targets (``target_scale``), averaged
     over the models: scores, raw scores and mean Jacobians (signs: of the averaged Jacobian)."""
     parts = []
     for m in models:
         readout, name, is_ngm = _read_drift(m, x, t, groups, loadings, score, group_score, regulators, targets)
-        if per_target_scale:
+        if target_scale is not None:
             readout.raw_scores = {ALL_CELLS: readout.scores[ALL_CELLS]}
-            readout.scores = {**readout.scores, ALL_CELLS: scale_per_target(readout.scores[ALL_CELLS])}
+            readout.scores = {**readout.scores, ALL_CELLS: scale_targets(readout.scores[ALL_CELLS], target_scale)}
         parts.append(readout)
     if len(parts) == 1:
         return parts[0], name, is_ngm
@@ -276,7 +281,7 @@ def infer_network(
     n_sub: int | Sequence[int] = DEFAULT_N_SUB,
     score: str = "auto",
     group_score: str = "auto",
-    per_target_scale: bool = True,
+    target_scale: str | None = "auto",
     n_cells: int | None = 5000,
     rng: RNGLike = 0,
     top_k: int | None = None,
@@ -293,8 +298,8 @@ def infer_network(
     - **NGM drift in gene space**: edge scores are the mean absolute Jacobian over the cells,
       :math:`\overline{|J_{ij}|}`, exactly zero where the group lasso removed the first-layer column
       :math:`W^{(i)}_{:, j}` (``score="group_norm"``: the column norms themselves, Bellot et al.'s score,
-      which ranked edges less well in ``benchmarks/results/grn.md``), each target's divided by its largest
-      (``per_target_scale``); signs are those of the Jacobian averaged over cells and times.
+      which ranked edges less well in ``benchmarks/results/grn.md``), put on a common scale across targets
+      (``target_scale``); signs are those of the Jacobian averaged over cells and times.
     - **Several models** (a list): each one's scores as above, averaged; signs of the averaged Jacobian.
       Fits that differ in their seed, or in the resolution of their velocity targets
       (``cb.tl.fit(..., velocity_n_sub=n)``), err in different ways, and the average ranks edges better
@@ -321,8 +326,13 @@ def infer_network(
     models = _as_models(model)
     if models is None and (score != "auto" or group_score != "auto"):
         raise ValueError("score and group_score choose among a model's readouts: without a model leave them 'auto'")
-    if models is None and not per_target_scale:
-        raise ValueError("without a model the scores are always scaled per target (per_target_scale=True)")
+    if target_scale != "auto" and target_scale not in TARGET_SCALES:
+        raise ValueError(f"target_scale must be 'auto' or one of {TARGET_SCALES}, not {target_scale!r}")
+    if target_scale == "auto":
+        target_scale = "max" if models is None else "sqrt"
+    if models is None and target_scale != "max":
+        raise ValueError("without a model the scores are always scaled per target by their largest "
+                         "(target_scale='max' or 'auto')")
     if score not in SCORE_KINDS:
         raise ValueError(f"score must be one of {SCORE_KINDS}, not {score!r}")
     x = np.asarray(x)
@@ -362,7 +372,7 @@ def infer_network(
                                    regulators=reg_pos, targets=tgt_pos)
     else:
         readout, net_name, is_ngm = _ensemble_readout(models, cells, t[idx], cell_groups, loadings, score,
-                                                      group_score, per_target_scale, reg_pos, tgt_pos)
+                                                      group_score, target_scale, reg_pos, tgt_pos)
 
     # the edge table: per group, the kept candidate pairs (regulator != target) of the chosen genes
     chosen = reg_mask[:, None] & tgt_mask[None, :]

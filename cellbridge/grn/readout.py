@@ -47,6 +47,7 @@ __all__ = [
     "ngm_scores",
     "pca_to_genes",
     "scale_per_target",
+    "scale_targets",
     "NetworkReadout",
     "ngm_jacobian",
     "read_network",
@@ -209,6 +210,10 @@ def pca_to_genes(jacobian: np.ndarray, loadings: np.ndarray) -> np.ndarray:
     return q @ j @ q.T
 
 
+#: how :func:`scale_targets` puts the targets' scores on a common scale
+TARGET_SCALES = ("sqrt", "max", None)
+
+
 def scale_per_target(scores: np.ndarray) -> np.ndarray:
     r"""Scores ``S[regulator, target]`` with each target's column divided by its largest entry.
 
@@ -229,6 +234,37 @@ def scale_per_target(scores: np.ndarray) -> np.ndarray:
     s = np.asarray(scores, dtype=np.float64)
     top = s.max(axis=0, keepdims=True)
     return np.divide(s, top, out=np.zeros_like(s), where=top > 0)
+
+
+def scale_targets(scores: np.ndarray, how: str | None = "sqrt") -> np.ndarray:
+    r"""Scores ``S[regulator, target]`` on a common scale across targets.
+
+    Parameters
+    ----------
+    scores
+        ``(d_in, d_out)``, non-negative.
+    how
+        ``"max"``: :func:`scale_per_target`, :math:`S_{ij} / \max_k S_{kj}` (every target's strongest
+        regulator scores 1: a prior that every target has a regulator). ``"sqrt"``: the geometric mean of
+        that and the score relative to the strongest edge of the network,
+        :math:`S_{ij} / \sqrt{\max_k S_{kj} \, \max_{kl} S_{kl}}`: an edge ranks high when it is strong both
+        for its target and in absolute terms, so fast targets do not crowd out the others, and a target
+        without a regulator (whose strongest score is small) is not lifted to the top. None: unchanged.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(d_in, d_out)`` in [0, 1] (``"max"``, ``"sqrt"``), float64; columns of zeros stay 0.
+    """
+    if how not in TARGET_SCALES:
+        raise ValueError(f"target_scale must be one of {TARGET_SCALES}, not {how!r}")
+    s = np.asarray(scores, dtype=np.float64)
+    if how is None:
+        return s.copy()
+    if how == "max":
+        return scale_per_target(s)
+    top = s.max(axis=0, keepdims=True) * (s.max() if s.size else 0.0)
+    return np.divide(s, np.sqrt(top), out=np.zeros_like(s), where=top > 0)
 
 
 @dataclass

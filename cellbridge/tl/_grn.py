@@ -29,7 +29,7 @@ _RETURNS = r"""The edge table written to ``adata.uns[key_added]["edges"]``: ``re
     time unit; without a model :math:`A`), ``raw_score`` (the score before the per-target scaling, which
     ties every target's strongest regulator at 1: without a model the mean :math:`|A|` per standard deviation
     of the regulator, with a model its unscaled score, e.g. :math:`\overline{|J|}`; the score itself where
-    nothing is scaled: group networks, ``per_target_scale=False``), ``group`` (``"all"`` or a group label), sorted by
+    nothing is scaled: group networks, ``target_scale=None``), ``group`` (``"all"`` or a group label), sorted by
     group, decreasing score and decreasing raw score; at most ``top_k`` rows per target and group. Also
     written:
 
@@ -75,7 +75,7 @@ def grn(
     n_sub: int | Sequence[int] = DEFAULT_N_SUB,
     score: str = "auto",
     group_score: str = "auto",
-    per_target_scale: bool = True,
+    target_scale: str | None = "auto",
     n_cells: int | None = 5000,
     rng: RNGLike = 0,
     top_k: int | None = DEFAULT_TOP_K,
@@ -86,9 +86,11 @@ def grn(
 
     With a model, edges come from the Jacobian of its drift at the cells (:math:`\overline{|J|}` for an
     NGM drift fitted with ``cb.tl.fit(..., use_rep="X", drift="ngm")``, the one to fit for directed
-    networks); without one (the default), from a ridge regression of the velocities that exact OT between
-    refined time points assigns to the cells: no training, deterministic, and the route that recovered the
-    BEELINE networks best (``benchmarks/results/grn.md``). How each route reads the network, and the
+    networks, put on a common scale across targets: ``target_scale``); with a list of models, from their average (an
+    ensemble: e.g. ``[cb.tl.fit(adata, "day", use_rep="X", drift="ngm", velocity_n_sub=n, rng=k) for k, n
+    in enumerate((3, 4, 5, 6))]``, which ranked the BEELINE networks best, ``benchmarks/results/grn.md``);
+    without one (the default), from a ridge regression of the velocities that exact OT between refined time
+    points assigns to the cells: no training, deterministic, seconds instead of minutes. How each route reads the network, and the
     caveats of PCA space, are in :func:`cellbridge.grn.infer_network`, which this calls on the cells of
     ``adata``. In a representation with PCA loadings (``varm["PCs"]``) the network is mapped to genes; in
     another one without loadings its edges join the representation's dimensions (``uns`` only, no
@@ -135,7 +137,7 @@ def grn(
         groups=None if groupby is None else adata.obs[groupby].astype(str).to_numpy(dtype=object),
         time_bins=time_bins, time_labels=labels_by_time if models is None else None,
         regulators=regulators, targets=targets, n_sub=n_sub, score=score, group_score=group_score,
-        per_target_scale=per_target_scale, n_cells=n_cells, rng=rng, top_k=top_k, min_score=min_score,
+        target_scale=target_scale, n_cells=n_cells, rng=rng, top_k=top_k, min_score=min_score,
     )
 
     added = []
@@ -156,7 +158,7 @@ def grn(
     params = {
         "network": net.network, "drift": None if models is None else ("ngm" if net.ngm else "mlp"),
         "n_models": 0 if models is None else len(models),
-        "per_target_scale": bool(per_target_scale),
+        "target_scale": target_scale if target_scale != "auto" else ("max" if models is None else "sqrt"),
         "use_rep": use_rep, "time_key": time_key,
         "space": "genes" if use_rep == "X" else ("genes via PCA loadings" if loadings is not None else use_rep),
         "score": score, "score_kind": score_kind, "group_score": group_score,
