@@ -263,13 +263,14 @@ def test_learned_route_with_a_tf_list(course):
     assert edges.groupby("target", observed=True).size().max() == TOP_K
     dense = adata.varp["cellbridge_grn"].toarray()
     assert not dense[N_TFS:].any()
-    # raw scores: the mean |J| over the cells; scores: those divided by each target's largest over the TFs
+    # raw scores: the mean |J| over the cells; scores: divided by the geometric mean of each target's largest
+    # over the TFs and the largest of all (target_scale="sqrt", the default)
     x = torch.as_tensor(adata.X)
     jac = ro.drift_jacobian(flow, x, torch.zeros(len(x)))  # autonomous: time does not matter
     raw = np.abs(jac).mean(0).T
     np.fill_diagonal(raw, 0.0)
     raw[N_TFS:] = 0.0
-    scaled = raw / raw.max(axis=0, keepdims=True)
+    scaled = raw / np.sqrt(raw.max(axis=0, keepdims=True) * raw.max())
     genes = list(adata.var_names)
     reg = [genes.index(g) for g in edges["regulator"].astype(str)]
     tgt = [genes.index(g) for g in edges["target"].astype(str)]
@@ -277,7 +278,12 @@ def test_learned_route_with_a_tf_list(course):
     np.testing.assert_allclose(edges["score"], scaled[reg, tgt], rtol=1e-4)
     r, c = np.nonzero(dense)
     np.testing.assert_allclose(dense[r, c], scaled[r, c], rtol=1e-4)
-    # every target's strongest regulator scores 1, once: the raw scores break the tie
-    top = edges.groupby("target", observed=True).head(1)
-    assert np.allclose(top["score"], 1.0)
+    # no ties at the top of any target
     assert (edges.groupby("target", observed=True)["score"].apply(lambda s: (s == s.max()).sum()) == 1).all()
+    # target_scale="max" ties every target's strongest regulator at 1: the raw scores order the table there
+    edges = cb.tl.grn(adata, model, regulators=tfs, top_k=TOP_K, target_scale="max")
+    assert np.allclose(edges.groupby("target", observed=True).head(1)["score"], 1.0)
+    for _, per in edges.groupby("target", observed=True):
+        assert per["score"].is_monotonic_decreasing
+        tied = per[per["score"] == per["score"].max()]
+        assert tied["raw_score"].is_monotonic_decreasing

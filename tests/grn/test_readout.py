@@ -97,3 +97,14 @@ def test_ngm_fit_recovers_a_sparse_linear_system_with_signs():
     # the group norms of the same fit rank the edges almost as well
     cb.tl.grn(adata, model, score="group_norm", key_added="norms")
     assert score_network(adata.varp["norms"], truth, genes=genes)["auroc"] > 0.9
+
+
+def test_scale_targets_closed_forms():
+    s = np.array([[0.0, 2.0, 0.0], [4.0, 0.0, 0.0], [1.0, 1.0, 0.0]])  # [regulator, target]; target 3 unregulated
+    np.testing.assert_allclose(readout.scale_targets(s, "max"), [[0, 1, 0], [1, 0, 0], [0.25, 0.5, 0]])
+    # sqrt: divided by sqrt(target's largest x network's largest = 4)
+    np.testing.assert_allclose(readout.scale_targets(s, "sqrt"), s / np.sqrt(np.array([[4.0, 2.0, 1.0]]) * 4.0) * (s > 0))
+    assert readout.scale_targets(s, "sqrt")[1, 0] == 1.0 and readout.scale_targets(s, "sqrt")[0, 1] < 1.0
+    np.testing.assert_array_equal(readout.scale_targets(s, None), s)
+    with pytest.raises(ValueError, match="target_scale"):
+        readout.scale_targets(s, "mean")

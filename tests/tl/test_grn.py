@@ -106,42 +106,52 @@ def test_grn_per_group_and_time_bin():
     assert adata.uns["cellbridge_grn"]["n_cells_per_group"]["all"] == adata.n_obs
 
 
-def test_grn_scales_each_target_and_averages_an_ensemble():
+def test_grn_scales_across_targets_and_averages_an_ensemble():
     adata, m1, m2 = _adata(), _model(), _model()
     with torch.no_grad():  # a second fit that disagrees: a -> b twice as strong, and an extra edge c -> d
         m2.networks["flow"].w_in[GENES.index("b"), :, GENES.index("a")] *= 2.0
         m2.networks["flow"].w_in[GENES.index("d"), :, GENES.index("c")] = 0.3 * torch.tensor([1.0, 0.5, 0.25])
-    dense = {}
-    for name, model, scale in (("s1", m1, True), ("r1", m1, False), ("s2", m2, True), ("r2", m2, False)):
-        edges = cb.tl.grn(adata, model, per_target_scale=scale, key_added=name, top_k=None)
-        dense[name] = np.asarray(adata.varp[name], dtype=np.float64)
-    # scaled: each target's column divided by its largest; the unscaled scores are the raw_score column
+    dense, tables = {}, {}
+    for k, model in (("1", m1), ("2", m2)):
+        for how in ("sqrt", "max", None):
+            name = f"{how}{k}"
+            tables[name] = cb.tl.grn(adata, model, target_scale=how, key_added=name, top_k=None)
+            dense[name] = np.asarray(adata.varp[name], dtype=np.float64)
     for k in ("1", "2"):
-        raw = dense["r" + k]
+        raw = dense[f"None{k}"]
         top = raw.max(axis=0, keepdims=True)
-        np.testing.assert_allclose(dense["s" + k], np.divide(raw, top, out=np.zeros_like(raw), where=top > 0),
+        # "max": each target's column divided by its largest; "sqrt": by the geometric mean of that and the
+        # network's largest; the unscaled scores are the raw_score column of every table
+        np.testing.assert_allclose(dense[f"max{k}"], np.divide(raw, top, out=np.zeros_like(raw), where=top > 0),
                                    rtol=1e-6)
-    assert set(np.round(dense["s1"][dense["s1"] > 0], 6)) == {1.0}  # one regulator per target here
-    assert np.allclose(edges["raw_score"], edges["score"])  # unscaled: raw_score is the score itself
+        np.testing.assert_allclose(dense[f"sqrt{k}"], np.divide(raw, np.sqrt(top * raw.max()),
+                                                                out=np.zeros_like(raw), where=top > 0), rtol=1e-6)
+        for how in ("sqrt", "max"):
+            merged = tables[f"{how}{k}"].merge(tables[f"None{k}"], on=["regulator", "target"], suffixes=("", "_raw"))
+            np.testing.assert_allclose(merged["raw_score"], merged["score_raw"], rtol=1e-6)
+    assert np.allclose(tables["None1"]["raw_score"], tables["None1"]["score"])  # unscaled: the score itself
+    assert set(np.round(dense["max1"][dense["max1"] > 0], 6)) == {1.0}  # one regulator per target here
+    assert np.isclose(dense["sqrt1"].max(), 1.0) and np.sum(np.isclose(dense["sqrt1"], 1.0)) == 1
     # the ensemble: mean of the scaled scores; raw_score the mean of the unscaled; signs of the mean Jacobian
     ens = cb.tl.grn(adata, [m1, m2], key_added="ens", top_k=None)
-    np.testing.assert_allclose(adata.varp["ens"], (dense["s1"] + dense["s2"]) / 2, rtol=1e-6)
-    one = cb.tl.grn(adata, m1, key_added="one", top_k=None)
-    two = cb.tl.grn(adata, m2, key_added="two", top_k=None)
+    np.testing.assert_allclose(adata.varp["ens"], (dense["sqrt1"] + dense["sqrt2"]) / 2, rtol=1e-6)
     key = ["regulator", "target"]
-    merged = ens.merge(one, on=key, suffixes=("", "_1")).merge(two, on=key, suffixes=("", "_2"))
+    merged = ens.merge(tables["sqrt1"], on=key, suffixes=("", "_1")).merge(tables["sqrt2"], on=key, suffixes=("", "_2"))
     np.testing.assert_allclose(merged["jacobian"], (merged["jacobian_1"] + merged["jacobian_2"]) / 2, rtol=1e-6)
     np.testing.assert_allclose(merged["raw_score"], (merged["raw_score_1"] + merged["raw_score_2"]) / 2, rtol=1e-6)
     assert (merged["sign"] == np.sign(merged["jacobian"])).all()
     cd = merged[(merged.regulator == "c") & (merged.target == "d")].iloc[0]
     assert cd["sign"] == 1 and cd["sign_1"] == 0 and 0 < cd["score"] < 1  # one fit of two has the edge
-    assert adata.uns["ens"]["params"]["n_models"] == 2
+    assert adata.uns["ens"]["params"]["n_models"] == 2 and adata.uns["ens"]["params"]["target_scale"] == "sqrt"
     with pytest.raises(ValueError, match="share one representation"):
         cb.tl.grn(adata, [m1, _model("X_pca", dim=2, ngm=False)])
     with pytest.raises(TypeError, match="non-empty list"):
         cb.tl.grn(adata, [])
+    with pytest.raises(ValueError, match="target_scale must be"):
+        cb.tl.grn(adata, m1, target_scale="min", key_added="grn_bad")
     with pytest.raises(ValueError, match="always scaled per target"):
-        cb.tl.grn(adata, time_key="day", per_target_scale=False)
+        cb.tl.grn(adata, time_key="day", target_scale=None, key_added="grn_bad")
+    assert "grn_bad" not in adata.uns and "grn_bad" not in adata.varp  # nothing half-written
 
 
 def test_grn_of_a_pca_space_model_goes_through_the_loadings():
