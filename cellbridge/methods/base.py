@@ -675,6 +675,15 @@ class Term:
         default none."""
         return ()
 
+    @staticmethod
+    def flow_of(trainer: Trainer, what: str) -> torch.nn.Module:
+        """The trainer's ``flow`` network, for a term that trains it (``what``: the term's name in the error
+        raised when the method has none, e.g. DSBM)."""
+        flow = getattr(trainer, "flow", None)
+        if not isinstance(flow, torch.nn.Module):
+            raise ValueError(f"{what} trains a flow network: it needs method='sf2m'")
+        return flow
+
 
 _TERMS: dict[str, type[Term]] = {}
 

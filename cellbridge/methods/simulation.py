@@ -85,9 +85,7 @@ class SimulationTerm(Term):
             raise ValueError(f"simulation_matching must be a positive weight, got {weight}")
         if int(n_euler) < 1:
             raise ValueError(f"n_euler must be a positive number of steps, got {n_euler}")
-        flow = getattr(trainer, "flow", None)
-        if not isinstance(flow, torch.nn.Module):
-            raise ValueError("simulation matching trains a flow network: it needs method='sf2m'")
+        self.flow_of(trainer, "simulation matching")
         self.trainer, self.weight, self.n_euler = trainer, float(weight), int(n_euler)
         self.batch_size = int(batch_size or trainer.config.batch_size)
 

@@ -116,9 +116,7 @@ class VelocityTerm(Term):
                  n_sub: int | Sequence[int] = DEFAULT_N_SUB, batch_size: int | None = None):
         if not (np.isfinite(weight) and weight > 0):
             raise ValueError(f"velocity_matching must be a positive weight, got {weight}")
-        flow = getattr(trainer, "flow", None)
-        if not isinstance(flow, torch.nn.Module):
-            raise ValueError("velocity matching trains a flow network: it needs method='sf2m'")
+        self.flow_of(trainer, "velocity matching")
         s = trainer.sampler
         # the sampler's cells in time order, and the time of each
         x_sorted = s.cells_in_time_order()
