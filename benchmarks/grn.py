@@ -183,6 +183,7 @@ the trainer's coordinates, 1500 Adam steps, batch 256, a script outside the pack
 | the same fits, unscaled (the readout until 2026-12-04) | 0.969 / 0.958 / 0.979 / 0.814 / 0.875 | 0.919 | 0.93 | 0.654 | 0.71 |
 | ensemble of four such fits, `velocity_n_sub` 3 / 4 / 5 / 6, "sqrt" scores averaged (seeds 0-3) | 0.996 / 0.965 / 0.993 / 0.847 / 0.916 | 0.943 | 0.95 | see above | |
 | the same ensemble, "max" scores averaged | 1.000 / 0.972 / 0.997 / 0.844 / 0.908 | 0.944 | 0.95 | 0.661 | 0.72 |
+| overall network scored by the contribution \\|J (x - x^0)\\| (the default of group networks) instead of \\|J\\|, "sqrt" (seed 0) | 0.959 / 0.965 / 0.958 / 0.847 / 0.872 | 0.920 | - | sim-BF 0.391, sim-TF 0.504 (\\|J\\|: 0.634, 0.768) | - |
 | the same ensemble at 500 steps per fit (the cost of one default fit), "max" | 0.984 / 0.986 / 0.972 / 0.570 / 0.925 | 0.887 | 0.86 | - | - |
 | defaults, unscaled, seed 0 (2026-12-03) | 0.971 / 0.951 / 0.973 / 0.844 / 0.890 | 0.926 | 0.93 | | |
 | the same with exact OT | 0.971 / 0.951 / 0.973 / 0.844 / 0.890 | 0.926 | 0.93 | - | - |
