@@ -230,6 +230,18 @@ def _as_models(model) -> list[CellBridgeModel] | None:
     return models
 
 
+def _resolve_target_scale(target_scale, with_model: bool) -> str | None:
+    """``target_scale`` with ``"auto"`` resolved (``"sqrt"`` with a model, ``"max"`` without), checked."""
+    if target_scale != "auto" and target_scale not in TARGET_SCALES:
+        raise ValueError(f"target_scale must be 'auto' or one of {TARGET_SCALES}, not {target_scale!r}")
+    if target_scale == "auto":
+        target_scale = "sqrt" if with_model else "max"
+    if not with_model and target_scale != "max":
+        raise ValueError("without a model the scores are always scaled per target by their largest "
+                         "(target_scale='max' or 'auto')")
+    return target_scale
+
+
 def _ensemble_readout(models, x, t, groups, loadings, score, group_score, target_scale, regulators,
                       targets) -> tuple[NetworkReadout, str, bool]:
     """Every model's readout, the overall scores of each scaled across targets (``target_scale``), averaged
@@ -326,13 +338,7 @@ def infer_network(
     models = _as_models(model)
     if models is None and (score != "auto" or group_score != "auto"):
         raise ValueError("score and group_score choose among a model's readouts: without a model leave them 'auto'")
-    if target_scale != "auto" and target_scale not in TARGET_SCALES:
-        raise ValueError(f"target_scale must be 'auto' or one of {TARGET_SCALES}, not {target_scale!r}")
-    if target_scale == "auto":
-        target_scale = "max" if models is None else "sqrt"
-    if models is None and target_scale != "max":
-        raise ValueError("without a model the scores are always scaled per target by their largest "
-                         "(target_scale='max' or 'auto')")
+    target_scale = _resolve_target_scale(target_scale, models is not None)
     if score not in SCORE_KINDS:
         raise ValueError(f"score must be one of {SCORE_KINDS}, not {score!r}")
     x = np.asarray(x)

@@ -12,7 +12,7 @@ from scipy import sparse
 from .. import _keys as keys
 from .._logging import logger
 from .._utils import RNGLike
-from ..grn.inference import ALL_CELLS, PARAMETER_DOCS, _as_models, _check_pruning, infer_network
+from ..grn.inference import ALL_CELLS, PARAMETER_DOCS, _as_models, _check_pruning, _resolve_target_scale, infer_network
 from ..grn._docstrings import document
 from ..grn.velocity_regression import DEFAULT_N_SUB
 from ..model import CellBridgeModel
@@ -158,7 +158,7 @@ def grn(
     params = {
         "network": net.network, "drift": None if models is None else ("ngm" if net.ngm else "mlp"),
         "n_models": 0 if models is None else len(models),
-        "target_scale": target_scale if target_scale != "auto" else ("max" if models is None else "sqrt"),
+        "target_scale": _resolve_target_scale(target_scale, models is not None),
         "use_rep": use_rep, "time_key": time_key,
         "space": "genes" if use_rep == "X" else ("genes via PCA loadings" if loadings is not None else use_rep),
         "score": score, "score_kind": score_kind, "group_score": group_score,
