@@ -185,6 +185,9 @@ the trainer's coordinates, 1500 Adam steps, batch 256, a script outside the pack
 | the same ensemble, "max" scores averaged (one ensemble, seeds 0-3) | 1.000 / 0.972 / 0.997 / 0.844 / 0.908 | 0.944 | 0.95 | 0.661 | 0.72 |
 | overall network scored by the contribution \\|J (x - x^0)\\| (the default of group networks) instead of \\|J\\|, "sqrt" (seed 0) | 0.959 / 0.965 / 0.958 / 0.847 / 0.872 | 0.920 | - | sim-BF 0.391, sim-TF 0.504 (\\|J\\|: 0.634, 0.768) | - |
 | the same ensemble at 500 steps per fit (the cost of one default fit), "max" | 0.984 / 0.986 / 0.972 / 0.570 / 0.925 | 0.887 | 0.86 | - | - |
+| defaults on genes standardised first (each gene's expression z-scored before `tl.fit`; the trainer's one spread is then 1), "sqrt" on the standardised Jacobian (seed 0, 2026-12-04; SERGIO 0.798) | 0.984 / 0.958 / 0.978 / 0.859 / 0.819 | 0.920 | - | 0.680 | - |
+| the same, ngm_lambda 1e-2 (SERGIO 0.819) / the Jacobian read back in log1p units (SERGIO 0.727) | | 0.920 / 0.920 | - | 0.679 / 0.666 | - |
+| the default fit and the standardised one, "sqrt" scores averaged (two fits); the default fit's with the model-free route's scores averaged (a hybrid, for reference) | | 0.931; 0.934 | - | 0.683; 0.686 | - |
 | defaults, unscaled, seed 0 (2026-12-03) | 0.971 / 0.951 / 0.973 / 0.844 / 0.890 | 0.926 | 0.93 | | |
 | the same with exact OT | 0.971 / 0.951 / 0.973 / 0.844 / 0.890 | 0.926 | 0.93 | - | - |
 | the same, time-conditioned (`ngm_time=True`) | 0.673 / 0.826 / 0.938 / 0.675 / 0.759 | 0.774 | 0.89 | - | - |
