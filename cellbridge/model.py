@@ -242,8 +242,8 @@ class CellBridgeModel:
         velocity_matching
             Weight of a loss that pulls the flow at the observed cells towards their OT-matched velocities on
             refined sub-snapshots ([SF]2M only; :mod:`cellbridge.methods.velocity`). None (default) picks
-            1 for ``drift="ngm"`` (gene networks: it lifts the NGM's mean AUROC on the BEELINE networks from
-            0.73 to about 0.85, ``benchmarks/results/grn.md``) and 0 (off) otherwise; 0 turns it off.
+            ``DEFAULT_NGM_VELOCITY_WEIGHT`` (10) for ``drift="ngm"``, where it makes the drift read as a gene
+            network (measurements: ``benchmarks/results/grn.md``), and 0 (off) otherwise; 0 turns it off.
         velocity_n_sub
             Sub-snapshots per snapshot of those velocities: a number or several, averaged (None: 3, 4, 5 and
             6, as ``tl.grn`` without a model). Use 1 for synchronous snapshots (every cell of a snapshot
