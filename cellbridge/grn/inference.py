@@ -31,8 +31,9 @@ OT_VELOCITY = "ot_velocity"
 #: what the parameters shared by :func:`infer_network` and :func:`cellbridge.tl.grn` mean
 PARAMETER_DOCS = {
     "model": """A fitted :class:`cellbridge.CellBridgeModel`; a list of them (an ensemble, e.g. fits with
-        different seeds or ``velocity_n_sub``): each model's scores are read, scaled across targets
-        (``target_scale``) and averaged, signs from the averaged Jacobian; or None to read the network
+        different seeds or ``velocity_n_sub``, on one representation and with one kind of drift): each model's
+        scores are read, scaled across targets (``target_scale``) and averaged, signs from the averaged
+        Jacobian; or None to read the network
         from OT-matched velocities.""",
     "target_scale": r"""With a model, how the overall scores are put on a common scale across targets (targets
         differ in how fast they move and how well the drift fits them, so raw Jacobians do not rank edges
@@ -246,9 +247,13 @@ def _ensemble_readout(models, x, t, groups, loadings, score, group_score, target
                       targets) -> tuple[NetworkReadout, str, bool]:
     """Every model's readout, the overall scores of each scaled across targets (``target_scale``), averaged
     over the models: scores, raw scores and mean Jacobians (signs: of the averaged Jacobian)."""
-    parts = []
+    parts, kinds = [], set()
     for m in models:
         readout, name, is_ngm = _read_drift(m, x, t, groups, loadings, score, group_score, regulators, targets)
+        kinds.add((name, is_ngm))
+        if len(kinds) > 1:  # their scores (and score="auto") mean different things: not one network's average
+            raise ValueError("the models of an ensemble must share their kind of drift (all NGMs or all MLPs, in "
+                             f"the same network), got {sorted(kinds)}")
         if target_scale is not None:
             readout.raw_scores = {ALL_CELLS: readout.scores[ALL_CELLS]}
             readout.scores = {**readout.scores, ALL_CELLS: scale_targets(readout.scores[ALL_CELLS], target_scale)}

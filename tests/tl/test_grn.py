@@ -145,6 +145,8 @@ def test_grn_scales_across_targets_and_averages_an_ensemble():
     assert adata.uns["ens"]["params"]["n_models"] == 2 and adata.uns["ens"]["params"]["target_scale"] == "sqrt"
     with pytest.raises(ValueError, match="share one representation"):
         cb.tl.grn(adata, [m1, _model("X_pca", dim=2, ngm=False)])
+    with pytest.raises(ValueError, match="share their kind of drift"):  # an NGM beside an MLP drift
+        cb.tl.grn(adata, [m1, _model(ngm=False)], key_added="grn_bad")
     with pytest.raises(TypeError, match="non-empty list"):
         cb.tl.grn(adata, [])
     with pytest.raises(ValueError, match="target_scale must be"):
