@@ -509,6 +509,19 @@ class CellbridgeSide:
 # report
 # --------------------------------------------------------------------------------------------------
 
+def cpu_vector_isa() -> str:
+    """What the CPU's kernels run on: torch's CPU capability and whether the CPU has AVX-512F (two machines
+    that both report "AMD EPYC" gave different ratios, one with AVX-512 and one without: benchmarks/README)."""
+    capability = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", lambda: "unknown")()
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    avx512 = "yes" if "avx512f" in flags else ("no" if flags else "unknown")
+    return f"torch {capability}, AVX-512F {avx512}"
+
+
 def machine_info(device):
     cpu = "unknown CPU"
     try:
@@ -519,7 +532,8 @@ def machine_info(device):
     except OSError:
         cpu = platform.processor() or cpu
     info = {
-        "CPU": f"{cpu}, {os.cpu_count()} logical cores; torch threads {torch.get_num_threads()}",
+        "CPU": f"{cpu}, {os.cpu_count()} logical cores; torch threads {torch.get_num_threads()}; "
+               f"vector instructions: {cpu_vector_isa()}",
         "Load average (1/5/15 min) at start / end": " / ".join(f"{v:.2f}" for v in LOAD_AT_START)
         + " ; " + " / ".join(f"{v:.2f}" for v in os.getloadavg()),
         "Python": platform.python_version(),
