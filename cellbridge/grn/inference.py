@@ -199,7 +199,7 @@ def _read_drift(model: CellBridgeModel, x, t, groups, loadings, score, group_sco
                 targets=None) -> tuple[NetworkReadout, str, bool]:
     """The Jacobian readout of the model's drift network at the cells, its name and whether it is an NGM."""
     net = model.drift_network
-    name = next(key for key, n in model.networks.items() if n is net)
+    name = _drift_name(model)
     is_ngm = isinstance(net, NGMDrift)
     if is_ngm and loadings is not None and score in ("auto", "group_norm"):
         logger.info("the NGM lives in PCA space: gene-space scores come from Q mean(J) Q^T, not from group norms")
@@ -228,7 +228,16 @@ def _as_models(model) -> list[CellBridgeModel] | None:
     if len(dims) > 1 or len(reps) > 1:
         raise ValueError(f"the models of an ensemble must share one representation, got use_rep {sorted(reps)} "
                          f"and dimensions {sorted(dims)}")
+    kinds = {(_drift_name(m), isinstance(m.drift_network, NGMDrift)) for m in models}
+    if len(kinds) > 1:  # their scores (and score="auto") mean different things: not one network's average
+        raise ValueError("the models of an ensemble must share their kind of drift (all NGMs or all MLPs, in "
+                         f"the same network), got {sorted(kinds)}")
     return models
+
+
+def _drift_name(model: CellBridgeModel) -> str:
+    """The key of the model's drift network among its networks."""
+    return next(key for key, n in model.networks.items() if n is model.drift_network)
 
 
 def _resolve_target_scale(target_scale, with_model: bool) -> str | None:
@@ -247,13 +256,9 @@ def _ensemble_readout(models, x, t, groups, loadings, score, group_score, target
                       targets) -> tuple[NetworkReadout, str, bool]:
     """Every model's readout, the overall scores of each scaled across targets (``target_scale``), averaged
     over the models: scores, raw scores and mean Jacobians (signs: of the averaged Jacobian)."""
-    parts, kinds = [], set()
+    parts = []
     for m in models:
         readout, name, is_ngm = _read_drift(m, x, t, groups, loadings, score, group_score, regulators, targets)
-        kinds.add((name, is_ngm))
-        if len(kinds) > 1:  # their scores (and score="auto") mean different things: not one network's average
-            raise ValueError("the models of an ensemble must share their kind of drift (all NGMs or all MLPs, in "
-                             f"the same network), got {sorted(kinds)}")
         if target_scale is not None:
             readout.raw_scores = {ALL_CELLS: readout.scores[ALL_CELLS]}
             readout.scores = {**readout.scores, ALL_CELLS: scale_targets(readout.scores[ALL_CELLS], target_scale)}
